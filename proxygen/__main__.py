@@ -1,0 +1,3 @@
+from proxygen.cli import main
+
+main()

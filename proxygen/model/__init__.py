@@ -1,0 +1,1 @@
+"""The declaration model: proxy-wide settings, site declarations, shared allowlists."""
