@@ -1,0 +1,132 @@
+"""The `crawlers:` section of proxygen.yml: what the analyzer counts as expensive and as abusive.
+
+Defaults suit Open Food Facts: route classes mirror the edge vhost's locations (static files, search,
+facets, product pages, API), and thresholds sit above what a browser, a NAT'd office or the mobile app
+produce, and below what the scrapers of the runbook produce. Every number is a per-client figure over
+the analysed log window unless its name says otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RouteClass(_Strict):
+    """A family of URLs with a common cost: a request there weighs `weight` cheap page views."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Identifier, used as column rc_<name>.")
+    pattern: str = Field(min_length=1, description="Regular expression matched against the path from its start.")
+    weight: float = Field(ge=0, le=1000, description="Cost of one request, relative to an ordinary page (1).")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as err:
+            raise ValueError(f"not a valid regular expression: {err}") from None
+        return value
+
+
+def _off_route_classes() -> list[RouteClass]:
+    # Order matters: the first class whose pattern matches a path wins.
+    return [
+        RouteClass(name="static", weight=0.1, pattern=(
+            r"^/(css/|js/|fonts/|images/|favicon|robots\.txt|\.well-known/|data/i18n|"
+            r"api/v\d/(preferences|attribute_groups))|\.(css|js|png|jpe?g|gif|svg|webp|ico|woff2?|ttf|map)$")),
+        RouteClass(name="search", weight=10, pattern=r"^/(cgi/search\.pl|api/v\d+(\.\d+)?/search)"),
+        RouteClass(name="facets", weight=10, pattern=r"^/(facets/|[a-z-]+/[^/]+/\d+$)"),
+        RouteClass(name="api", weight=1, pattern=r"^/(api/|cgi/)"),
+        RouteClass(name="product", weight=1, pattern=r"^/(product|produit|producto|produkt|produto)/"),
+    ]
+
+
+class RateThresholds(_Strict):
+    """Per-IP request rate, in cost units per minute (a search counts `weight` units)."""
+
+    throttle_cost_per_min: float = Field(60, gt=0, description="Sustained weighted rate that earns a throttle.")
+    block_cost_per_min: float = Field(300, gt=0, description="Sustained weighted rate that earns a block.")
+    min_requests: int = Field(100, ge=1, description="Ignore clients with fewer requests in the window.")
+    shared_address_uas: int = Field(
+        8, ge=2, description="An IP with at least this many browser user agents is treated as a shared address "
+                             "(office NAT, carrier NAT): observed, never throttled on rate alone.")
+
+
+class DistributedThresholds(_Strict):
+    """A prefix or ASN whose many IPs together crawl expensive routes."""
+
+    min_ips: int = Field(20, ge=2, description="Distinct client IPs in the prefix/ASN.")
+    min_requests: int = Field(500, ge=1)
+    min_expensive_share: float = Field(
+        0.5, ge=0, le=1, description="Share of its requests that hit weighted routes (search, facets).")
+    max_static_share: float = Field(
+        0.1, ge=0, le=1, description="Browsers fetch static assets; crawlers rarely do.")
+    min_ua_share: float = Field(
+        0.5, ge=0, le=1, description="Share of requests carried by the group's most common user agent.")
+    min_total_share: float = Field(0.01, ge=0, le=1, description="Share of all requests in the log.")
+
+
+class UserAgentThresholds(_Strict):
+    min_requests: int = Field(20, ge=1, description="Below this, a bad user agent is only observed.")
+
+
+class ProbingThresholds(_Strict):
+    min_probes: int = Field(5, ge=1, description="4xx answers on sensitive paths (wp-login.php, .env, shells...).")
+    min_not_found: int = Field(30, ge=1, description="4xx answers on distinct paths (random-URL scans).")
+    min_not_found_share: float = Field(0.5, ge=0, le=1)
+
+
+class LimitThresholds(_Strict):
+    min_limited: int = Field(30, ge=1, description="429/503 answers received.")
+    min_limited_share: float = Field(
+        0.3, ge=0, le=1, description="Share of the client's requests answered 429/503.")
+    min_after_limited: int = Field(20, ge=1, description="Requests sent after the first 429/503.")
+
+
+class FakeBotThresholds(_Strict):
+    min_requests: int = Field(1, ge=1, description="Requests claiming a good bot from outside its ranges.")
+
+
+class Thresholds(_Strict):
+    rate: RateThresholds = Field(default_factory=RateThresholds)
+    distributed: DistributedThresholds = Field(default_factory=DistributedThresholds)
+    user_agent: UserAgentThresholds = Field(default_factory=UserAgentThresholds)
+    probing: ProbingThresholds = Field(default_factory=ProbingThresholds)
+    limits: LimitThresholds = Field(default_factory=LimitThresholds)
+    fake_bot: FakeBotThresholds = Field(default_factory=FakeBotThresholds)
+
+
+class CrawlerSettings(_Strict):
+    """Settings of `proxygen crawlers analyze`; every field has a default that suits OFF."""
+
+    asn_db: Path | None = Field(None, description="MaxMind-format ASN database (GeoLite2-ASN.mmdb); "
+                                                  "without it, findings are per IP and prefix only.")
+    ranges_dir: Path | None = Field(None, description="Directory of published good-bot ranges written by "
+                                                      "`crawlers update-ranges`; default: the files shipped "
+                                                      "with proxygen.")
+    route_classes: list[RouteClass] = Field(default_factory=_off_route_classes)
+    default_weight: float = Field(1, ge=0, description="Weight of a request matching no route class.")
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    verify_dns: bool = Field(False, description="Confirm unverified good-bot claims by forward-confirmed "
+                                                "reverse DNS (needs network).")
+    dns_timeout: float = Field(2.0, gt=0, le=30)
+    top: int = Field(50, ge=1, description="Findings shown in the terminal table.")
+
+    @field_validator("route_classes")
+    @classmethod
+    def _unique_names(cls, value: list[RouteClass]) -> list[RouteClass]:
+        names = [rc.name for rc in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"route class names must be unique; repeated: {', '.join(dupes)}")
+        return value
+
+    def weights(self) -> dict[str, float]:
+        return {rc.name: rc.weight for rc in self.route_classes}
