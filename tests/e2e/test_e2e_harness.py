@@ -32,6 +32,12 @@ http {
         access_log /var/log/nginx/example.access.log;
         location / { proxy_pass http://app; }
         location /direct/ { proxy_pass http://10.8.8.8:9000/; }
+        location /ws {
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+        }
         location /private/ {
             auth_basic "staff";
             auth_basic_user_file /etc/nginx/htpasswd/staff;
@@ -85,6 +91,8 @@ def test_requests_basic_auth_and_sni(tmp_path):
         assert nginx.request("example.org", "/private/").status == 401
         assert nginx.request("example.org", "/private/", basic_auth=("alice", "wrong")).status == 401
         assert nginx.request("example.org", "/private/", basic_auth=("alice", "s3cret")).status == 200
+        assert nginx.websocket("example.org", "/ws").status == 101
+        assert nginx.websocket("example.org", "/direct/ws").status == 200  # no Upgrade passed on
         # the throwaway certificate does not cover other names: hostname verification fails
         with pytest.raises(Exception, match="certificate|hostname"):
             nginx.request("other.example.net", "/")

@@ -163,3 +163,41 @@ def test_edge_backend_503_is_replaced_by_the_error_page(edge):
     r = edge.request("openfoodfacts.org", "/cgi/display.pl", client_ip="198.51.100.60",
                      headers={"X-Echo-Status": "503"})
     assert r.status == 503 and b"busy" in r.body
+
+
+# --------------------------------------------------------------------------- off1 images (OFF)
+
+IMAGES = Path(__file__).parent / "fixtures" / "off1-images"
+
+
+@pytest.fixture(scope="module")
+def images(request, tmp_path_factory):
+    running = run_host(request, IMAGES, tmp_path_factory, path_map={"/etc/nginx": "."})
+    product = running.config.fs_path("/mnt/off/images/products/301/762/042/2003")
+    product.mkdir(parents=True)
+    (product / "1.400.jpg").write_bytes(b"\xff\xd8small-jpeg")
+    return running
+
+
+def test_images_served_from_disk_with_licence_and_cors(images):
+    r = images.request("images.openfoodfacts.org", "/images/products/301/762/042/2003/1.400.jpg")
+    assert r.status == 200 and r.body == b"\xff\xd8small-jpeg"
+    assert r.header("X-Echo-Backend") is None
+    assert "creativecommons.org/licenses/by-sa/3.0" in r.header("Link")
+    assert r.header("Access-Control-Allow-Origin") == "*"
+
+
+def test_images_missing_file_falls_back_to_product_opener(images):
+    r = images.request("images.openfoodfacts.org", "/images/products/301/762/042/2003/2.400.jpg")
+    assert r.status == 200
+    assert r.echoed["backend"] == "addr:10.1.0.113:80"
+    assert r.echoed_header("Host") == "cache.openfoodfacts.org"
+    assert r.header("X-Cache-Status") in ("MISS", "HIT")
+
+
+def test_images_defect_http_level_dry_run_leaks_to_other_vhosts(images):
+    # Known defect: images-off puts limit_req_dry_run at http level, so an unrelated vhost's
+    # 1r/m limit is never enforced either.
+    statuses = {images.request("other.example.org", "/", port=80, client_ip="198.51.100.70").status
+                for _ in range(5)}
+    assert statuses == {200}
