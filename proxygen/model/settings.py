@@ -1,0 +1,176 @@
+"""Proxy-wide settings (`proxygen.yml` at the repository root).
+
+Everything shared by several sites is declared here once and referenced by
+name from site declarations: proxy hosts, log formats, rate-limit zones, cache
+zones, header sets, error pages, TLS defaults, allowlists and the analyzer's
+crawler settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from proxygen.model.allowlists import Allowlists
+from proxygen.model.crawlers import CrawlerSettings
+from proxygen.model.values import (AbsPath, Duration, HeaderName, Name, NginxVersion, Rate, Size, Text,
+                                   VarText)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HostPaths(_Strict):
+    """Where things live on the proxy host (production paths; `lint --nginx` swaps them for a sandbox)."""
+
+    certificates: AbsPath = Field("/etc/letsencrypt/live", description="<dir>/<name>/{fullchain,privkey,chain}.pem")
+    logs: AbsPath = "/var/log/nginx"
+    cache: AbsPath = Field("/var/cache/nginx", description="Parent directory of cache zones with a relative path.")
+    pid: AbsPath = "/run/nginx.pid"
+    html: AbsPath = Field("/opt/openfoodfacts-infrastructure/html",
+                          description="Directory holding the shared error pages and pages like stop-crawling.txt.")
+    acme: AbsPath = Field("/var/www/letsencrypt", description="Webroot for ACME http-01 challenges.")
+    mime_types: AbsPath = "/etc/nginx/mime.types"
+
+
+class Host(_Strict):
+    """One proxy host: which sites it serves and with which nginx."""
+
+    name: Name = Field("", description="Filled from the key in `hosts:`.")
+    description: Text = ""
+    nginx_version: NginxVersion = Field(description="Target nginx version; decides which directives are emitted.")
+    sites: list[Name] = Field(default_factory=list, description="Site names (file names in sites/ without .yml).")
+    user: Name | None = Field("nginx", description="The `user` nginx workers run as (null: omit the directive).")
+    worker_processes: int | Literal["auto"] = "auto"
+    worker_connections: int = Field(4096, ge=16, le=1_000_000)
+    ipv6: bool = Field(True, description="Also listen on [::].")
+    reject_unknown_hosts: bool = Field(
+        True, description="A default server answers 444 / rejects the TLS handshake for names no site declares.")
+    resolver: list[Name] = Field(default_factory=list, description="DNS resolvers (needed for OCSP stapling).")
+    paths: HostPaths = Field(default_factory=HostPaths)
+
+    @field_validator("sites")
+    @classmethod
+    def _unique(cls, sites: list[str]) -> list[str]:
+        dup = sorted({s for s in sites if sites.count(s) > 1})
+        if dup:
+            raise ValueError(f"site listed twice: {', '.join(dup)}")
+        return sites
+
+    def version_tuple(self) -> tuple[int, int, int]:
+        a, b, c = self.nginx_version.split(".")
+        return int(a), int(b), int(c)
+
+
+class LogFormat(_Strict):
+    format: VarText = Field(min_length=1, description="nginx log_format string ($variables allowed).")
+    escape: Literal["default", "json", "none"] | None = None
+
+
+class RateLimitZone(_Strict):
+    """A `limit_req_zone`: requests with the same `key` share a bucket; an empty key is never limited."""
+
+    name: Name = Field("", description="Filled from the key in `rate_limit_zones:`.")
+    key: VarText = Field(min_length=2)
+    size: Size = "10m"
+    rate: Rate
+
+
+class CacheZone(_Strict):
+    """A `proxy_cache_path` zone."""
+
+    name: Name = ""
+    path: AbsPath | Name = Field(description="Absolute, or relative to the host's paths.cache.")
+    levels: Literal["1", "2", "1:1", "1:2", "2:1", "2:2", "1:1:1", "1:1:2", "1:2:2", "2:2:2"] = "1:2"
+    size: Size = "10m"
+    max_size: Size | None = None
+    inactive: Duration | None = None
+    use_temp_path: bool = False
+
+
+class TlsDefaults(_Strict):
+    protocols: list[Literal["TLSv1.2", "TLSv1.3"]] = Field(default_factory=lambda: ["TLSv1.2", "TLSv1.3"], min_length=1)
+    ciphers: Text | None = None
+    prefer_server_ciphers: bool = False
+    ecdh_curve: Name | None = None
+    session_cache: Text | None = "shared:SSL:10m"
+    session_timeout: Duration | None = "1d"
+    session_tickets: bool = False
+    hsts_max_age: int = Field(63072000, ge=0, description="Default Strict-Transport-Security max-age (seconds).")
+
+
+class HttpDefaults(_Strict):
+    """http-level settings shared by every site of a host."""
+
+    server_tokens: bool = False
+    gzip: bool = True
+    client_max_body_size: Size = "1m"
+    types_hash_max_size: int = 2048
+    map_hash_bucket_size: int = 128
+    server_names_hash_bucket_size: int = 128
+    access_log_format: Name = Field("main", description="Format of the host-wide access log.")
+
+
+class Settings(_Strict):
+    """The whole of proxygen.yml."""
+
+    hosts: dict[Name, Host]
+    log_formats: dict[Name, LogFormat] = Field(default_factory=dict)
+    rate_limit_zones: dict[Name, RateLimitZone] = Field(default_factory=dict)
+    cache_zones: dict[Name, CacheZone] = Field(default_factory=dict)
+    header_sets: dict[Name, dict[HeaderName, VarText]] = Field(
+        default_factory=dict, description="Named sets of proxy_set_header lines (e.g. `backend`).")
+    error_pages: dict[int, Name] = Field(
+        default_factory=dict, description="Status -> file in the host's paths.html (e.g. 503: 503.html).")
+    pages: list[Name] = Field(default_factory=list,
+                              description="Other files in paths.html sites may serve (e.g. stop-crawling.txt).")
+    tls: TlsDefaults = Field(default_factory=TlsDefaults)
+    http: HttpDefaults = Field(default_factory=HttpDefaults)
+    allowlists: Allowlists = Field(default_factory=Allowlists)
+    crawlers: CrawlerSettings = Field(default_factory=CrawlerSettings)
+    blocklists_dir: str = Field("blocklists", min_length=1, description="Relative to the repository root.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_from_keys(cls, data):
+        """`hosts: {x: {...}}` -> Host(name="x"), same for zones: the key is the name."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for section in ("hosts", "rate_limit_zones", "cache_zones"):
+            value = data.get(section)
+            if isinstance(value, dict):
+                data[section] = {k: ({**v, "name": k} if isinstance(v, dict) and "name" not in v else v)
+                                 for k, v in value.items()}
+        formats = data.get("log_formats")
+        if isinstance(formats, dict):
+            data["log_formats"] = {k: ({"format": v} if isinstance(v, str) else v) for k, v in formats.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _references(self):
+        for code in self.error_pages:
+            if not 300 <= code <= 599:
+                raise ValueError(f"error_pages: {code} is not an HTTP status from 300 to 599")
+        if self.http.access_log_format not in self.log_formats and self.http.access_log_format != "combined":
+            raise ValueError(f"http.access_log_format: unknown log format {self.http.access_log_format!r}")
+        return self
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and validate proxygen.yml; errors carry file:line:col."""
+    from proxygen.model.yamlpos import load_yaml, validate
+
+    path = Path(path)
+    doc = load_yaml(path, _display(path))
+    return validate(Settings, doc)
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
