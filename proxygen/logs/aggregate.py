@@ -1,0 +1,556 @@
+"""Per-client aggregates of a log: the numbers every crawler detector starts from.
+
+`aggregate(source)` reads the batches once and returns a `Traffic`: one table per client key
+(IP, network prefix, ASN, user agent), whole-log and per-key per-minute series, and totals.
+
+How memory stays bounded by the number of distinct keys, not lines: each batch is reduced to
+partial tables keyed by 64-bit hashes of the IP and user agent (integers group fast and take
+8 bytes), those partials are merged (re-aggregated) whenever they grow, and only the final
+tables get the strings back. Prefix and ASN tables are derived from the IP-level partials at
+the end, after one ASN lookup per distinct IP.
+
+Column definitions (all tables):
+
+- `requests`, `s2xx` .. `s5xx` (status classes; 1xx and others only in `requests`), `bytes`;
+- `limited`: responses 429 or 503 (OFF's "you are too fast" and "the site protects itself");
+- `after_limited`: requests sent after the key's first 429/503. Exact for `by_ip` and `by_ua`
+  when the input is in time order (rotated files are read oldest first); for `by_prefix` and
+  `by_asn` it counts requests in the minutes after the minute of the first 429/503 (minute
+  resolution);
+- `distinct_paths`: distinct request targets (path AND query string, so a crawl of
+  `/cgi/search.pl?page=N` counts every page). Exact up to `DISTINCT_SKETCH_K` (256) per key,
+  above that a K-minimum-values estimate (mergeable across batches and from IPs to prefixes;
+  typical error about 6 %);
+- `first_seen`, `last_seen` (UTC); `rc_<class>` requests per route class;
+  `flag_<name>` count of requests where the caller's flag expression is true;
+- `peak_rpm`: most requests in one calendar minute; `sustained_rpm`: the highest average
+  requests per minute over any 10 consecutive minutes (sum of a sliding 10-minute window / 10;
+  a burst of 100 requests in one minute gives peak 100, sustained 10);
+- `top_ua` (most frequent user agent) and `n_uas` (distinct user agents), except in `by_ua`;
+- `ips` (distinct IPs) in `by_prefix`, `by_asn`, `by_ua`; `asn`, `asn_org`, `prefix` in `by_ip`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from proxygen.logs.asn import AsnDb
+    from proxygen.logs.source import LogSource, LogStats
+
+#: Default route classes for OFF (first match wins), read off the edge vhost's locations.
+DEFAULT_ROUTE_CLASSES: list[tuple[str, str]] = [
+    ("search", r"^/(?:cgi/search\.pl|api/v[0-9]+(?:\.[0-9]+)?/search|search)(?:[/?]|$)"),
+    ("facets", r"^/(?:facets(?:/|$)|(?:category|categories|categorie|brand|brands|marque|label|labels|"
+               r"ingredient|ingredients|country|countries|pays|store|stores|magasin|packaging|emballage|"
+               r"origin|origins|origine|allergen|allergens|allergene|additive|additives|additif|trace|traces|"
+               r"nutrition-grade|nutrition-grades|nutriscore|nova-group|nova-groups|ecoscore|"
+               r"manufacturing-place|packager-code|purchase-place|state|states|language|languages|"
+               r"contributor|editor|photographer|informer|data-quality|entry-date|last-edit-date|"
+               r"city|cities|vitamin|mineral|nucleotide|label)/)"),
+    ("product", r"^/(?:product|produit|producto|produkto|produto|produk|produkt|proizvod|afaris|berhem|gynnyrch|"
+                r"məhsul|mountaj|termék|toode|ürün|өнім|продукт|उत्पादन|생성물|产品|產品|製品)(?:/|$)|"
+                r"^/api/v[0-9]+(?:\.[0-9]+)?/product"),
+    ("api", r"^/api/"),
+    ("static", r"^/(?:css|js|fonts|images|\.well-known|data/i18n)/|"
+               r"\.(?:png|jpe?g|gif|svg|webp|ico|css|js|woff2?|ttf|eot|map|txt)$"),
+]
+OTHER_CLASS = "other"
+DISTINCT_SKETCH_K = 256
+SUSTAINED_WINDOW_MINUTES = 10
+_COMPACT_ROWS = 2_000_000
+
+
+@dataclass
+class Totals:
+    lines: int
+    parsed: int
+    malformed: int
+    filtered_out: int
+    first_time: datetime | None
+    last_time: datetime | None
+
+
+@dataclass
+class Traffic:
+    """The aggregates of one log. Tables are polars DataFrames; see the module docstring for columns."""
+
+    by_ip: "pl.DataFrame"
+    by_prefix: "pl.DataFrame"
+    by_asn: "pl.DataFrame"
+    by_ua: "pl.DataFrame"
+    per_minute: "pl.DataFrame"   # minute (Datetime UTC), requests, limited
+    ip_minute: "pl.DataFrame"    # key (IP), minute, requests, limited
+    ua_minute: "pl.DataFrame"    # key (user agent), minute, requests, limited
+    totals: Totals
+    route_classes: list[tuple[str, str]]
+    flags: list[str]
+    asn_enabled: bool
+    asn_message: str | None
+    prefix_lengths: tuple[int, int]
+    stats: "LogStats | None" = None
+    messages: list[str] = field(default_factory=list)
+
+    def timeline(self, kind: str, key) -> "pl.DataFrame":
+        """Requests per minute (minute, requests, limited) of one key of `kind` ip|prefix|asn|ua."""
+        import polars as pl
+
+        if kind == "ip":
+            return self.ip_minute.filter(pl.col("key") == key).drop("key").sort("minute")
+        if kind == "ua":
+            return self.ua_minute.filter(pl.col("key") == key).drop("key").sort("minute")
+        column = {"prefix": "prefix", "asn": "asn"}.get(kind)
+        if column is None:
+            raise ValueError(f"unknown key kind {kind!r} (ip, prefix, asn, ua)")
+        members = self.by_ip.filter(pl.col(column) == key).select("key")
+        return (self.ip_minute.join(members, on="key", how="semi")
+                .group_by("minute").agg(pl.col("requests").sum(), pl.col("limited").sum()).sort("minute"))
+
+
+# --------------------------------------------------------------------------- partial tables
+
+
+class _Partial:
+    """A table accumulated over batches: frames are concatenated and re-aggregated when they grow."""
+
+    def __init__(self, keys: list[str], aggs: dict[str, str]):
+        self.keys = keys
+        self.aggs = aggs  # column -> sum | min | max | first
+        self.frames: list = []
+        self.rows = 0
+        self.compacted_rows = 0
+
+    def _exprs(self):
+        import polars as pl
+
+        out = []
+        for name, how in self.aggs.items():
+            col = pl.col(name)
+            out.append({"sum": col.sum, "min": col.min, "max": col.max, "first": col.first}[how]().alias(name))
+        return out
+
+    def add(self, frame) -> None:
+        self.frames.append(frame)
+        self.rows += frame.height
+        if self.rows > max(_COMPACT_ROWS, 2 * self.compacted_rows):
+            self.compact()
+
+    def compact(self):
+        import polars as pl
+
+        if len(self.frames) > 1:
+            merged = pl.concat(self.frames, how="vertical_relaxed").group_by(self.keys).agg(self._exprs())
+            self.frames = [merged]
+        self.rows = self.compacted_rows = self.frames[0].height if self.frames else 0
+        return self.result()
+
+    def result(self):
+        import polars as pl
+
+        if not self.frames:
+            return None
+        if len(self.frames) > 1:
+            self.compact()
+        return self.frames[0] if self.frames else pl.DataFrame()
+
+
+class _Sketch:
+    """Per-key K-minimum-values sketches of distinct target hashes (exact below K per key)."""
+
+    def __init__(self, key: str, k: int = DISTINCT_SKETCH_K):
+        self.key = key
+        self.k = k
+        self.frames: list = []
+        self.rows = 0
+        self.compacted_rows = 0
+
+    def add(self, pairs) -> None:  # pairs: unique (key, h)
+        self.frames.append(pairs)
+        self.rows += pairs.height
+        if self.rows > max(_COMPACT_ROWS, 2 * self.compacted_rows):
+            self.compact()
+
+    def compact(self) -> None:
+        import polars as pl
+
+        if not self.frames:
+            return
+        merged = pl.concat(self.frames).unique()
+        self.frames = [trim_sketch(merged, self.key, self.k)]
+        self.rows = self.compacted_rows = self.frames[0].height
+
+    def result(self):
+        self.compact()
+        return self.frames[0] if self.frames else None
+
+
+def trim_sketch(pairs, key: str, k: int = DISTINCT_SKETCH_K):
+    """Keep the k smallest distinct hashes per key."""
+    import polars as pl
+
+    counts = pairs.group_by(key).len()
+    big = counts.filter(pl.col("len") > k)
+    if big.height == 0:
+        return pairs
+    small_part = pairs.join(big.select(key), on=key, how="anti")
+    big_part = (pairs.join(big.select(key), on=key, how="semi")
+                .sort("h").group_by(key, maintain_order=True).head(k))
+    return pl.concat([small_part, big_part])
+
+
+def estimate_distinct(pairs, key: str, k: int = DISTINCT_SKETCH_K):
+    """(key, distinct_paths) from sketches: the count when below k, else (k-1) / kth-smallest-hash."""
+    import polars as pl
+
+    return pairs.group_by(key).agg(
+        pl.len().alias("_n"), pl.col("h").max().alias("_hmax")
+    ).select(
+        pl.col(key),
+        pl.when(pl.col("_n") < k).then(pl.col("_n").cast(pl.Float64))
+        .otherwise((k - 1) / (pl.col("_hmax").cast(pl.Float64) / 2.0 ** 64))
+        .round(0).cast(pl.Int64).alias("distinct_paths"),
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _route_class_expr(route_classes: list[tuple[str, str]]):
+    import polars as pl
+
+    path = pl.col("path").fill_null("")
+    expr = pl.lit(len(route_classes), dtype=pl.UInt8)
+    for index in range(len(route_classes) - 1, -1, -1):
+        expr = pl.when(path.str.contains(route_classes[index][1])).then(pl.lit(index, dtype=pl.UInt8)).otherwise(expr)
+    return expr
+
+
+def validate_route_classes(route_classes) -> list[tuple[str, str]]:
+    """Check names and regexes (polars/Rust regex syntax) and return them as a list of pairs."""
+    import re
+
+    from proxygen.errors import UsageError
+
+    out = []
+    for item in route_classes:
+        try:
+            name, pattern = item
+        except (TypeError, ValueError):
+            raise UsageError(f"route class {item!r}: expected a (name, path regex) pair") from None
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name or "") or name == OTHER_CLASS:
+            raise UsageError(f"route class {name!r}: names are lower-case words (a-z, 0-9, _), not {OTHER_CLASS!r}")
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise UsageError(f"route class {name!r}: invalid path regex {pattern!r}: {err}") from None
+        out.append((name, pattern))
+    return out
+
+
+def ip_prefixes(ips: list[str], v4_len: int, v6_len: int) -> list[str | None]:
+    """The network prefix (e.g. 192.0.2.0/24) of each address; the raw value when it is not an address."""
+    out: list[str | None] = []
+    cache: dict[str, str] = {}
+    for ip in ips:
+        if ip is None:
+            out.append(None)
+            continue
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            out.append(ip)
+            continue
+        if addr.version == 4:
+            head = ip.rsplit(".", 1)[0] if v4_len == 24 else None
+            if head is not None:
+                out.append(cache.get(head) or cache.setdefault(head, f"{head}.0/24"))
+                continue
+            out.append(str(ipaddress.ip_network(f"{ip}/{v4_len}", strict=False)))
+        else:
+            if addr.ipv4_mapped:
+                out.append(str(ipaddress.ip_network(f"{addr.ipv4_mapped}/{v4_len}", strict=False)))
+            else:
+                out.append(str(ipaddress.ip_network(f"{ip}/{v6_len}", strict=False)))
+    return out
+
+
+# --------------------------------------------------------------------------- aggregate
+
+
+def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str | None" = None,
+              flags: "dict[str, pl.Expr] | None" = None, prefix_v4: int = 24, prefix_v6: int = 48) -> Traffic:
+    """Read every batch of `source` once and aggregate it per IP, prefix, ASN and user agent."""
+    import polars as pl
+
+    from proxygen.errors import UsageError
+    from proxygen.logs.asn import HOW_TO_GET_A_DATABASE, AsnDb
+
+    classes = validate_route_classes(DEFAULT_ROUTE_CLASSES if route_classes is None else route_classes)
+    class_names = [name for name, _ in classes] + [OTHER_CLASS]
+    flags = dict(flags or {})
+    for name in flags:
+        if not name.isidentifier():
+            raise UsageError(f"flag name {name!r}: must be an identifier")
+    if not (0 < prefix_v4 <= 32 and 0 < prefix_v6 <= 128):
+        raise UsageError(f"prefix lengths /{prefix_v4} (IPv4) and /{prefix_v6} (IPv6) are out of range")
+    db = AsnDb.open(asn_db) if isinstance(asn_db, str) else asn_db
+
+    count_cols = ["requests", "s2xx", "s3xx", "s4xx", "s5xx", "limited", "bytes",
+                  *[f"rc_{c}" for c in class_names], *[f"flag_{f}" for f in flags]]
+    key_aggs = {c: "sum" for c in count_cols} | {"first_seen": "min", "last_seen": "max", "first_limited": "min"}
+    ip_part = _Partial(["ip_h"], key_aggs | {"key": "first"})
+    ua_part = _Partial(["ua_h"], key_aggs | {"key": "first"})
+    ip_ua = _Partial(["ip_h", "ua_h"], {"requests": "sum"})
+    ip_min = _Partial(["ip_h", "minute"], {"requests": "sum", "limited": "sum"})
+    ua_min = _Partial(["ua_h", "minute"], {"requests": "sum", "limited": "sum"})
+    per_min = _Partial(["minute"], {"requests": "sum", "limited": "sum"})
+    after_ip = _Partial(["ip_h"], {"after_limited": "sum"})
+    after_ua = _Partial(["ua_h"], {"after_limited": "sum"})
+    ip_sketch = _Sketch("ip_h")
+    ua_sketch = _Sketch("ua_h")
+    first_lim_ip = None  # (ip_h, first_limited) of every key limited so far
+    first_lim_ua = None
+
+    rc_expr = _route_class_expr(classes)
+    sums = [pl.col(c).sum() for c in count_cols if c != "requests"]
+
+    for batch in source.batches():
+        status = pl.col("status")
+        lines = batch.select(
+            pl.col("client_ip").hash().alias("ip_h"),
+            pl.col("user_agent").hash().alias("ua_h"),
+            pl.col("time"),
+            (pl.col("time").dt.epoch("s") // 60).cast(pl.Int32).alias("minute"),
+            ((status >= 200) & (status < 300)).cast(pl.UInt32).alias("s2xx"),
+            ((status >= 300) & (status < 400)).cast(pl.UInt32).alias("s3xx"),
+            ((status >= 400) & (status < 500)).cast(pl.UInt32).alias("s4xx"),
+            ((status >= 500) & (status < 600)).cast(pl.UInt32).alias("s5xx"),
+            status.is_in([429, 503]).fill_null(False).alias("_lim"),
+            pl.col("bytes").fill_null(0),
+            rc_expr.alias("_rc"),
+            pl.struct(pl.col("path"), pl.col("query")).hash().alias("h"),
+            *[expr.fill_null(False).cast(pl.UInt32).alias(f"flag_{name}") for name, expr in flags.items()],
+        ).with_columns(
+            pl.col("_lim").cast(pl.UInt32).alias("limited"),
+            pl.when(pl.col("_lim")).then(pl.col("time")).alias("_lim_time"),
+            *[(pl.col("_rc") == i).cast(pl.UInt32).alias(f"rc_{name}") for i, name in enumerate(class_names)],
+        )
+        fine = lines.group_by("ip_h", "ua_h", "minute").agg(
+            pl.len().cast(pl.UInt32).alias("requests"), *sums,
+            pl.col("time").min().alias("first_seen"), pl.col("time").max().alias("last_seen"),
+            pl.col("_lim_time").min().alias("first_limited"),
+        )
+        ipkeys = batch.select(pl.col("client_ip").hash().alias("ip_h"), pl.col("client_ip").alias("key")).unique("ip_h")
+        uakeys = batch.select(pl.col("user_agent").hash().alias("ua_h"), pl.col("user_agent").alias("key")).unique("ua_h")
+        reagg = [pl.col(c).sum() for c in count_cols] + [
+            pl.col("first_seen").min(), pl.col("last_seen").max(), pl.col("first_limited").min()]
+        ip_part.add(fine.group_by("ip_h").agg(reagg).join(ipkeys, on="ip_h"))
+        ua_part.add(fine.group_by("ua_h").agg(reagg).join(uakeys, on="ua_h"))
+        ip_ua.add(fine.group_by("ip_h", "ua_h").agg(pl.col("requests").sum()))
+        ip_min.add(fine.group_by("ip_h", "minute").agg(pl.col("requests").sum(), pl.col("limited").sum()))
+        ua_min.add(fine.group_by("ua_h", "minute").agg(pl.col("requests").sum(), pl.col("limited").sum()))
+        per_min.add(fine.group_by("minute").agg(pl.col("requests").sum(), pl.col("limited").sum()))
+        ip_sketch.add(lines.select("ip_h", "h").unique())
+        ua_sketch.add(lines.select("ua_h", "h").unique())
+
+        # after_limited: requests later than the key's first 429/503 (earlier batches included)
+        first_lim_ip = _after_limited(lines, fine, "ip_h", first_lim_ip, after_ip)
+        first_lim_ua = _after_limited(lines, fine, "ua_h", first_lim_ua, after_ua)
+
+    stats = source.stats
+    totals = Totals(lines=stats.lines_read, parsed=stats.parsed, malformed=stats.malformed,
+                    filtered_out=stats.filtered_out, first_time=stats.first_time, last_time=stats.last_time)
+
+    ip_tab = ip_part.result()
+    if ip_tab is None:
+        return _empty_traffic(classes, class_names, flags, totals, db, prefix_v4, prefix_v6, stats,
+                              count_cols)
+    ua_tab = ua_part.result()
+    ip_ua_tab = ip_ua.result()
+    ip_min_tab = ip_min.result()
+    ua_min_tab = ua_min.result()
+
+    # ---- by_ip
+    rates_ip = _rates(ip_min_tab, "ip_h")
+    top_ip = _top_ua(ip_ua_tab, "ip_h", ua_tab)
+    by_ip = (ip_tab.join(estimate_distinct(ip_sketch.result(), "ip_h"), on="ip_h", how="left")
+             .join(after_ip.result() if after_ip.frames else pl.DataFrame(schema={"ip_h": pl.UInt64,
+                                                                                 "after_limited": pl.UInt32}),
+                   on="ip_h", how="left")
+             .join(rates_ip, on="ip_h", how="left")
+             .join(top_ip, on="ip_h", how="left"))
+    ips = by_ip["key"].to_list()
+    prefixes = ip_prefixes(ips, prefix_v4, prefix_v6)
+    if db is not None:
+        asns, orgs = db.lookup_many(ips)
+        asn_message = None
+    else:
+        asns, orgs = [None] * len(ips), [None] * len(ips)
+        asn_message = HOW_TO_GET_A_DATABASE
+    by_ip = by_ip.with_columns(
+        pl.Series("asn", asns, dtype=pl.Int64), pl.Series("asn_org", orgs, dtype=pl.Utf8),
+        pl.Series("prefix", prefixes, dtype=pl.Utf8),
+        pl.col("after_limited").fill_null(0).cast(pl.UInt32),
+    )
+    membership = by_ip.select("ip_h", "prefix", "asn", "asn_org")
+
+    # ---- by_prefix / by_asn, from IP-level partials
+    by_prefix = _group_of_ips("prefix", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch.result(), ua_tab,
+                              count_cols)
+    if db is not None:
+        by_asn = _group_of_ips("asn", by_ip.filter(pl.col("asn").is_not_null()), membership, ip_min_tab,
+                               ip_ua_tab, ip_sketch.result(), ua_tab, count_cols)
+        orgs_tab = by_ip.filter(pl.col("asn").is_not_null()).group_by("asn").agg(pl.col("asn_org").first())
+        by_asn = by_asn.join(orgs_tab.rename({"asn": "key"}), on="key", how="left")
+        prefix_asn = by_ip.group_by("prefix").agg(pl.col("asn").drop_nulls().mode().first().alias("asn"))
+        by_prefix = by_prefix.join(prefix_asn.rename({"prefix": "key"}), on="key", how="left").join(
+            orgs_tab, on="asn", how="left")
+    else:
+        by_asn = _empty_group_table("asn", count_cols, pl.Int64)
+        by_prefix = by_prefix.with_columns(pl.lit(None, dtype=pl.Int64).alias("asn"),
+                                           pl.lit(None, dtype=pl.Utf8).alias("asn_org"))
+
+    # ---- by_ua
+    ips_per_ua = ip_ua_tab.group_by("ua_h").agg(pl.len().cast(pl.UInt32).alias("ips"))
+    by_ua = (ua_tab.join(estimate_distinct(ua_sketch.result(), "ua_h"), on="ua_h", how="left")
+             .join(after_ua.result() if after_ua.frames else pl.DataFrame(schema={"ua_h": pl.UInt64,
+                                                                                 "after_limited": pl.UInt32}),
+                   on="ua_h", how="left")
+             .join(_rates(ua_min_tab, "ua_h"), on="ua_h", how="left")
+             .join(ips_per_ua, on="ua_h", how="left")
+             .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32)))
+
+    ip_keys = by_ip.select("ip_h", "key")
+    ua_keys = ua_tab.select("ua_h", "key")
+    ip_minute = ip_min_tab.join(ip_keys, on="ip_h").select("key", _minute_dt(), "requests", "limited")
+    ua_minute = ua_min_tab.join(ua_keys, on="ua_h").select("key", _minute_dt(), "requests", "limited")
+    per_minute = per_min.result().select(_minute_dt(), "requests", "limited").sort("minute")
+
+    ordered = ["key", "requests", "distinct_paths", "s2xx", "s3xx", "s4xx", "s5xx", "limited", "after_limited",
+               "bytes", "first_seen", "last_seen", *[f"rc_{c}" for c in class_names],
+               *[f"flag_{f}" for f in flags], "peak_rpm", "sustained_rpm"]
+    by_ip = by_ip.select(*ordered, "top_ua", "n_uas", "asn", "asn_org", "prefix").sort("requests", descending=True)
+    by_prefix = by_prefix.select(*ordered, "top_ua", "n_uas", "ips", "asn", "asn_org").sort("requests",
+                                                                                           descending=True)
+    by_asn = by_asn.select(*ordered, "top_ua", "n_uas", "ips", "asn_org").sort("requests", descending=True)
+    by_ua = by_ua.select(*ordered, "ips").sort("requests", descending=True)
+    return Traffic(by_ip=by_ip, by_prefix=by_prefix, by_asn=by_asn, by_ua=by_ua, per_minute=per_minute,
+                   ip_minute=ip_minute, ua_minute=ua_minute, totals=totals, route_classes=classes,
+                   flags=list(flags), asn_enabled=db is not None, asn_message=asn_message,
+                   prefix_lengths=(prefix_v4, prefix_v6), stats=stats, messages=list(stats.messages))
+
+
+def _minute_dt():
+    import polars as pl
+
+    return (pl.col("minute").cast(pl.Int64) * 60_000_000).cast(pl.Datetime("us")).dt.replace_time_zone(
+        "UTC").alias("minute")
+
+
+def _after_limited(lines, fine, key: str, known, out: _Partial):
+    """Count this batch's requests later than each key's first 429/503; return the updated first times."""
+    import polars as pl
+
+    batch_first = fine.filter(pl.col("first_limited").is_not_null()).group_by(key).agg(
+        pl.col("first_limited").min())
+    if batch_first.height:
+        known = batch_first if known is None else pl.concat([known, batch_first]).group_by(key).agg(
+            pl.col("first_limited").min())
+    if known is None or known.height == 0:
+        return known
+    counted = (lines.select(key, "time").join(known, on=key, how="inner")
+               .filter(pl.col("time") > pl.col("first_limited"))
+               .group_by(key).agg(pl.len().cast(pl.UInt32).alias("after_limited")))
+    if counted.height:
+        out.add(counted)
+    return known
+
+
+def _rates(minutes, key: str):
+    """peak_rpm and sustained_rpm per key from its (key, minute, requests) rows."""
+    import polars as pl
+
+    peak = minutes.group_by(key).agg(pl.col("requests").max().cast(pl.UInt32).alias("peak_rpm"))
+    window = (minutes.select(key, "minute", "requests").sort(key, "minute")
+              .rolling(index_column="minute", period=f"{SUSTAINED_WINDOW_MINUTES}i", group_by=key)
+              .agg(pl.col("requests").sum().alias("_w")))
+    sustained = window.group_by(key).agg((pl.col("_w").max() / SUSTAINED_WINDOW_MINUTES).alias("sustained_rpm"))
+    return peak.join(sustained, on=key)
+
+
+def _top_ua(ip_ua, key: str, ua_tab):
+    """Most frequent user agent and number of distinct user agents per key."""
+    import polars as pl
+
+    top = (ip_ua.sort("requests", descending=True).group_by(key)
+           .agg(pl.col("ua_h").first().alias("_top"), pl.len().cast(pl.UInt32).alias("n_uas")))
+    return top.join(ua_tab.select(pl.col("ua_h").alias("_top"), pl.col("key").alias("top_ua")), on="_top",
+                    how="left").drop("_top")
+
+
+def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ua_tab, count_cols):
+    """Aggregate IP rows into groups (prefix or asn): sums, ips, rates, top_ua, distinct paths."""
+    import polars as pl
+
+    member = membership.select("ip_h", pl.col(column).alias("key")).filter(pl.col("key").is_not_null())
+    base = by_ip.filter(pl.col(column).is_not_null()).group_by(pl.col(column).alias("key")).agg(
+        *[pl.col(c).sum() for c in count_cols],
+        pl.col("first_seen").min(), pl.col("last_seen").max(), pl.len().cast(pl.UInt32).alias("ips"),
+    )
+    minutes = ip_min.join(member, on="ip_h").group_by("key", "minute").agg(pl.col("requests").sum(),
+                                                                          pl.col("limited").sum())
+    rates = _rates(minutes, "key")
+    first_lim_minute = (by_ip.filter(pl.col("limited") > 0).join(member, on="ip_h", how="inner")
+                        if "ip_h" in by_ip.columns else None)
+    # first minute with a 429/503, then requests in later minutes (minute resolution)
+    lim_start = minutes.filter(pl.col("limited") > 0).group_by("key").agg(pl.col("minute").min().alias("_lm"))
+    after = (minutes.join(lim_start, on="key").filter(pl.col("minute") > pl.col("_lm"))
+             .group_by("key").agg(pl.col("requests").sum().cast(pl.UInt32).alias("after_limited")))
+    del first_lim_minute
+    uas = ip_ua.join(member, on="ip_h").group_by("key", "ua_h").agg(pl.col("requests").sum())
+    top = _top_ua(uas, "key", ua_tab)
+    sketch = trim_sketch(ip_sketch.join(member, on="ip_h").select("key", "h").unique(), "key")
+    distinct = estimate_distinct(sketch, "key")
+    return (base.join(distinct, on="key", how="left").join(rates, on="key", how="left")
+            .join(after, on="key", how="left").join(top, on="key", how="left")
+            .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32)))
+
+
+def _empty_group_table(column: str, count_cols, key_dtype):
+    import polars as pl
+
+    schema = {"key": key_dtype, **{c: pl.UInt32 for c in count_cols}, "bytes": pl.Int64,
+              "distinct_paths": pl.Int64, "after_limited": pl.UInt32,
+              "first_seen": pl.Datetime("us", "UTC"), "last_seen": pl.Datetime("us", "UTC"),
+              "peak_rpm": pl.UInt32, "sustained_rpm": pl.Float64, "top_ua": pl.Utf8, "n_uas": pl.UInt32,
+              "ips": pl.UInt32, "asn": pl.Int64, "asn_org": pl.Utf8, "prefix": pl.Utf8}
+    return pl.DataFrame(schema=schema)
+
+
+def _empty_traffic(classes, class_names, flags, totals, db, v4, v6, stats, count_cols) -> Traffic:
+    import polars as pl
+
+    from proxygen.logs.asn import HOW_TO_GET_A_DATABASE
+
+    ordered = ["key", "requests", "distinct_paths", "s2xx", "s3xx", "s4xx", "s5xx", "limited", "after_limited",
+               "bytes", "first_seen", "last_seen", *[f"rc_{c}" for c in class_names],
+               *[f"flag_{f}" for f in flags], "peak_rpm", "sustained_rpm"]
+    ip = _empty_group_table("ip", count_cols, pl.Utf8).select(*ordered, "top_ua", "n_uas", "asn", "asn_org",
+                                                               "prefix")
+    prefix = _empty_group_table("prefix", count_cols, pl.Utf8).select(*ordered, "top_ua", "n_uas", "ips", "asn",
+                                                                       "asn_org")
+    asn = _empty_group_table("asn", count_cols, pl.Int64).select(*ordered, "top_ua", "n_uas", "ips", "asn_org")
+    ua = _empty_group_table("ua", count_cols, pl.Utf8).select(*ordered, "ips")
+    minute = pl.DataFrame(schema={"minute": pl.Datetime("us", "UTC"), "requests": pl.UInt32,
+                                  "limited": pl.UInt32})
+    keyed = pl.DataFrame(schema={"key": pl.Utf8, "minute": pl.Datetime("us", "UTC"), "requests": pl.UInt32,
+                                 "limited": pl.UInt32})
+    return Traffic(by_ip=ip, by_prefix=prefix, by_asn=asn, by_ua=ua, per_minute=minute, ip_minute=keyed,
+                   ua_minute=keyed.clone(), totals=totals, route_classes=classes, flags=list(flags),
+                   asn_enabled=db is not None, asn_message=None if db is not None else HOW_TO_GET_A_DATABASE,
+                   prefix_lengths=(v4, v6), stats=stats, messages=list(stats.messages))

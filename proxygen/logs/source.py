@@ -1,0 +1,219 @@
+"""`open_logs` and `LogSource`: inputs + a format, read as a stream of typed polars batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
+
+from proxygen.errors import ProxygenError, UsageError
+from proxygen.logs.formats import LogFormat, candidate_formats, resolve_format
+from proxygen.logs.reader import InputFile, expand_inputs, peek_lines, read_chunks
+
+if TYPE_CHECKING:
+    import polars as pl
+
+DETECT_SAMPLE_LINES = 200
+MAX_SAMPLES = 5
+
+
+@dataclass
+class MalformedSample:
+    """One line that did not parse, for the report."""
+
+    file: str
+    line: int
+    text: str  # truncated to 300 characters
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.text}"
+
+
+@dataclass
+class LogStats:
+    """What reading saw; filled while `batches()` is consumed.
+
+    `lines_read` counts non-blank lines (plus skipped over-long ones); `parsed + malformed +
+    filtered_out == lines_read`, where `filtered_out` are parsed lines outside --since/--until.
+    """
+
+    lines_read: int = 0
+    parsed: int = 0
+    malformed: int = 0
+    filtered_out: int = 0
+    non_utf8_lines: int = 0
+    malformed_samples: list[MalformedSample] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    first_time: datetime | None = None
+    last_time: datetime | None = None
+    files: list[str] = field(default_factory=list)
+
+
+def _as_utc(value, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(f"--{name} {value!r}: not a date/time (use ISO 8601, e.g. 2025-01-31T12:00:00+00:00)")
+    if not isinstance(value, datetime):
+        raise UsageError(f"--{name}: expected a date/time, got {value!r}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+class LogSource:
+    """Log inputs with a resolved format. Iterate `batches()` once; `stats` fills as it goes.
+
+    Files can be re-read by calling `batches()` again (stats start over); stdin cannot.
+    """
+
+    def __init__(self, inputs: list[InputFile], fmt: LogFormat, *, detected: bool,
+                 since: datetime | None, until: datetime | None,
+                 progress: Callable[[int, int | None], None] | None,
+                 stdin: BinaryIO | None, stdin_head: bytes, detection_scores: dict[str, float] | None = None):
+        self.inputs = inputs
+        self.format = fmt
+        self.detected = detected
+        self.detection_scores = detection_scores or {}
+        self.since = since
+        self.until = until
+        self.progress = progress
+        self.stats = LogStats(files=[i.path if i.path != "-" else "<stdin>" for i in inputs])
+        self._stdin = stdin
+        self._stdin_head = stdin_head
+        self._stdin_used = False
+
+    @property
+    def total_bytes(self) -> int | None:
+        """Bytes on disk of all inputs (compressed size for .gz); None when stdin is one of them."""
+        if any(i.size is None for i in self.inputs):
+            return None
+        return sum(i.size or 0 for i in self.inputs)
+
+    def batches(self) -> Iterator["pl.DataFrame"]:
+        """Yield typed DataFrames (see `proxygen.logs.parse` for the columns), in input order."""
+        import polars as pl
+
+        from proxygen.logs.parse import parse_lines
+
+        if any(i.path == "-" for i in self.inputs):
+            if self._stdin_used:
+                raise ProxygenError("stdin was already read; it cannot be read twice")
+            self._stdin_used = True
+        stats = self.stats = LogStats(files=self.stats.files)
+        messages = stats.messages
+        for chunk in read_chunks(self.inputs, messages, self.progress, self._stdin, self._stdin_head):
+            for line_no, length in chunk.long_lines:
+                stats.lines_read += 1
+                stats.malformed += 1
+                if len(stats.malformed_samples) < MAX_SAMPLES:
+                    stats.malformed_samples.append(MalformedSample(chunk.name, line_no,
+                                                                   f"<{length:,}-byte line skipped>"))
+            lines = pl.Series("line", [chunk.text]).str.split("\n").explode()
+            if "\r" in chunk.text:
+                lines = lines.str.strip_suffix("\r")
+            numbered = lines.to_frame().with_row_index("line_index")
+            blank = numbered["line"].str.len_bytes() == 0
+            if blank.any():
+                numbered = numbered.filter(~blank)
+            if "\ufffd" in chunk.text:
+                bad = numbered.filter(pl.col("line").str.contains("\ufffd", literal=True))
+                if bad.height:
+                    stats.non_utf8_lines += bad.height
+                    first = chunk.first_line + int(bad["line_index"][0])
+                    messages.append(f"{chunk.name}:{first}: {bad.height:,} line(s) in this part contain bytes "
+                                    "that are not UTF-8 (binary data?); replaced by U+FFFD and parsed if possible")
+            stats.lines_read += numbered.height
+            frame, malformed = parse_lines(numbered["line"], self.format)
+            if malformed.len():
+                stats.malformed += malformed.len()
+                if len(stats.malformed_samples) < MAX_SAMPLES:
+                    for idx in malformed.head(MAX_SAMPLES - len(stats.malformed_samples)).to_list():
+                        stats.malformed_samples.append(MalformedSample(
+                            chunk.name, chunk.first_line + int(numbered["line_index"][idx]),
+                            numbered["line"][idx][:300]))
+            # line_index in `frame` refers to `numbered`; map back to line numbers in the file
+            frame = frame.with_columns(
+                (numbered["line_index"].gather(frame["line_index"]) + chunk.first_line).alias("line_index"))
+            if self.since is not None or self.until is not None:
+                keep = pl.lit(True)
+                if self.since is not None:
+                    keep = keep & (pl.col("time") >= self.since)
+                if self.until is not None:
+                    keep = keep & (pl.col("time") < self.until)
+                before = frame.height
+                frame = frame.filter(keep)
+                stats.filtered_out += before - frame.height
+            if frame.height == 0:
+                continue
+            stats.parsed += frame.height
+            lo, hi = frame["time"].min(), frame["time"].max()
+            stats.first_time = lo if stats.first_time is None else min(stats.first_time, lo)
+            stats.last_time = hi if stats.last_time is None else max(stats.last_time, hi)
+            yield frame.rename({"line_index": "line_number"})
+
+    def describe(self) -> str:
+        how = "detected" if self.detected else "given"
+        return f"format {self.format.name} ({how}): {self.format.format}"
+
+
+def detect_format(sample: list[str], candidates: list[LogFormat]) -> tuple[LogFormat | None, dict[str, float]]:
+    """The candidate that parses the largest share of the sample (first in order on a tie)."""
+    import polars as pl
+
+    from proxygen.logs.parse import parse_lines
+
+    scores: dict[str, float] = {}
+    series = pl.Series("line", sample, dtype=pl.Utf8)
+    best, best_score = None, -1.0
+    for cand in candidates:
+        frame, _ = parse_lines(series, cand)
+        score = frame.height / len(sample) if sample else 0.0
+        scores[cand.name] = score
+        if score > best_score:
+            best, best_score = cand, score
+    return best, scores
+
+
+def open_logs(paths: list[str], fmt: str | None = None, *, since=None, until=None,
+              nginx_conf: str | None = None, formats: dict[str, str] | None = None,
+              progress: Callable[[int, int | None], None] | None = None,
+              stdin: BinaryIO | None = None) -> LogSource:
+    """Open log inputs for reading. See the package docstring."""
+    inputs = expand_inputs(list(paths))
+    since_utc, until_utc = _as_utc(since, "since"), _as_utc(until, "until")
+    if since_utc and until_utc and since_utc >= until_utc:
+        raise UsageError(f"--since {since_utc.isoformat()} is not before --until {until_utc.isoformat()}")
+    if sum(1 for i in inputs if i.path == "-") > 1:
+        raise UsageError("- (stdin) can be given only once")
+    stdin_head = b""
+    if fmt is not None:
+        return LogSource(inputs, resolve_format(fmt, formats=formats, nginx_conf=nginx_conf), detected=False,
+                         since=since_utc, until=until_utc, progress=progress, stdin=stdin, stdin_head=b"")
+    sample: list[str] = []
+    sample_from = None
+    for item in inputs:
+        lines, raw = peek_lines(item, DETECT_SAMPLE_LINES, stdin)
+        if item.path == "-":
+            stdin_head = raw
+        if lines:
+            sample, sample_from = lines, item.path
+            break
+    if not sample:
+        # nothing to detect from: every input is empty; reading will report it
+        return LogSource(inputs, resolve_format("main"), detected=True, since=since_utc, until=until_utc,
+                         progress=progress, stdin=stdin, stdin_head=stdin_head)
+    candidates = candidate_formats(formats, nginx_conf)
+    best, scores = detect_format(sample, candidates)
+    if best is None or scores[best.name] < 0.5:
+        tried = ", ".join(f"{name} ({score:.0%})" for name, score in scores.items())
+        raise ProxygenError(
+            f"{sample_from}: cannot detect the log format: of the first {len(sample)} lines, no format parses "
+            f"most (tried {tried}).\nFirst line: {sample[0][:300]}\n"
+            "Pass --format NAME (a built-in, a proxygen.yml log_formats name, or a name with --nginx-conf FILE) "
+            "or --format 'the nginx log_format string'.")
+    return LogSource(inputs, best, detected=True, since=since_utc, until=until_utc, progress=progress,
+                     stdin=stdin, stdin_head=stdin_head, detection_scores=scores)
