@@ -1,9 +1,120 @@
-"""`proxygen` commands for crawlers."""
+"""`proxygen crawlers analyze` and `proxygen crawlers update-ranges`.
+
+Exit codes of `analyze`: 0 the analysis ran (with or without findings), 1 an input error (unreadable
+log, undetectable format, bad proxygen.yml, unwritable --html), 2 a usage error (bad option value).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+DEFAULT_CONFIG = "proxygen.yml"
+
+
+def _settings(config: Optional[Path]):
+    """(Settings or None, CrawlerSettings, Allowlists, log formats) from proxygen.yml, or defaults without one."""
+    from proxygen.model.allowlists import Allowlists
+    from proxygen.model.crawlers import CrawlerSettings
+
+    path = config or (Path(DEFAULT_CONFIG) if Path(DEFAULT_CONFIG).is_file() else None)
+    if path is None:
+        return CrawlerSettings(), Allowlists(), {}
+    from proxygen.errors import ProxygenError
+    from proxygen.model.settings import load_settings
+
+    if not path.is_file():
+        raise ProxygenError(f"{path}: settings file not found")
+    settings = load_settings(path)
+    formats = {name: lf.format for name, lf in settings.log_formats.items()}
+    return settings.crawlers, settings.allowlists, formats
+
+
+def analyze_cmd(
+    logs: list[str] = typer.Argument(..., help="Access logs: files, rotated .gz files, globs, or - for stdin."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Log format name or log_format string "
+                                      "(default: detect)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="proxygen.yml (default: ./proxygen.yml "
+                                          "if present): crawlers thresholds, route classes, allowlists."),
+    nginx_conf: Optional[str] = typer.Option(None, "--nginx-conf", help="nginx.conf to read log_format names from."),
+    since: Optional[str] = typer.Option(None, help="Only requests at or after this time (ISO 8601, UTC if no zone)."),
+    until: Optional[str] = typer.Option(None, help="Only requests before this time."),
+    asn_db: Optional[Path] = typer.Option(None, "--asn-db", help="ASN database (.mmdb) to group IPs by network."),
+    json_out: bool = typer.Option(False, "--json", help="Print the findings as JSON (documented schema)."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
+    verify_dns: bool = typer.Option(False, "--verify-dns", help="Confirm good-bot claims missing from the "
+                                    "published ranges by forward-confirmed reverse DNS (network)."),
+    top: Optional[int] = typer.Option(None, "--top", min=1, help="Findings shown in the table (default 50)."),
+) -> None:
+    """Find abusive crawlers in access logs and explain each finding (exit 0 even with findings)."""
+    from proxygen.analyze.run import analyze
+    from proxygen.cli.output import console, info
+
+    crawlers, allowlists, formats = _settings(config)
+    analysis = analyze(logs, settings=crawlers, allowlists=allowlists, fmt=fmt, since=since, until=until,
+                       nginx_conf=nginx_conf, formats=formats, asn_db=asn_db,
+                       verify_dns=verify_dns or None)
+    if html is not None:
+        from proxygen.report.html import render as render_html
+
+        _write_report(html, render_html(analysis))
+    if json_out:
+        from proxygen.report.json_report import render as render_json
+
+        typer.echo(render_json(analysis), nl=False)
+    else:
+        from proxygen.report.table import render as render_table
+
+        render_table(analysis, console(), top=top or crawlers.top)
+        if html is not None:
+            info(f"HTML report written to {html}")
+
+
+def _write_report(path: Path, text: str) -> None:
+    """Write atomically: a report is complete or absent, never half-written."""
+    import os
+    import tempfile
+
+    from proxygen.errors import ProxygenError
+
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ProxygenError(f"{path}: directory {parent} does not exist; nothing written")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise ProxygenError(f"{path}: cannot write the report: {err.strerror or err}") from None
+
+
+def update_ranges_cmd(
+    dest: Optional[Path] = typer.Option(None, "--dest", help="Directory to write the range files to "
+                                        "(default: crawlers.ranges_dir of proxygen.yml, else proxygen's own "
+                                        "data directory)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="proxygen.yml (default: ./proxygen.yml "
+                                          "if present)."),
+    only: Optional[list[str]] = typer.Option(None, "--only", help="Refresh only this bot (repeatable), e.g. googlebot."),
+    timeout: float = typer.Option(15.0, "--timeout", min=0.5, max=120, help="Seconds per download."),
+) -> None:
+    """Download the good bots' published IP ranges (Googlebot, Bingbot, GPTBot...); needs network."""
+    from proxygen.cli.output import error, info
+    from proxygen.signals.datafiles import data_path
+    from proxygen.signals.ranges_update import update_ranges
+
+    crawlers, _, _ = _settings(config)
+    target = dest or crawlers.ranges_dir or data_path("good_bots")
+    results = update_ranges(target, only=only, timeout=timeout)
+    for r in results:
+        (info if r.ok else error)(f"{r.bot}: {'updated' if r.ok else 'kept the previous file'}: {r.message}")
+    if any(not r.ok for r in results):
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the main app."""
+    """Attach this module's commands to the `crawlers` sub-app."""
+    app.command("analyze")(analyze_cmd)
+    app.command("update-ranges")(update_ranges_cmd)

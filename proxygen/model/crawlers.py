@@ -21,9 +21,17 @@ class _Strict(BaseModel):
 class RouteClass(_Strict):
     """A family of URLs with a common cost: a request there weighs `weight` cheap page views."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Identifier, used as column rc_<name>.")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Identifier, used as column rc_<name>; "
+                                                                   "requests matching no class are 'other'.")
     pattern: str = Field(min_length=1, description="Regular expression matched against the path from its start.")
     weight: float = Field(ge=0, le=1000, description="Cost of one request, relative to an ordinary page (1).")
+
+    @field_validator("name")
+    @classmethod
+    def _not_other(cls, value: str) -> str:
+        if value == "other":
+            raise ValueError("'other' is the implicit class of unmatched requests (its weight is default_weight)")
+        return value
 
     @field_validator("pattern")
     @classmethod
@@ -35,17 +43,18 @@ class RouteClass(_Strict):
         return value
 
 
+# Cost of one request per route class, relative to an ordinary page. Search and facet pages are what
+# OFF's runbook calls "the most consuming"; Product Opener itself allows 10 searches and 5-10 facet pages
+# per minute per IP against 100 product pages, hence a weight of 10.
+OFF_WEIGHTS = {"search": 10.0, "facets": 10.0, "product": 1.0, "api": 1.0, "static": 0.1}
+
+
 def _off_route_classes() -> list[RouteClass]:
-    # Order matters: the first class whose pattern matches a path wins.
-    return [
-        RouteClass(name="static", weight=0.1, pattern=(
-            r"^/(css/|js/|fonts/|images/|favicon|robots\.txt|\.well-known/|data/i18n|"
-            r"api/v\d/(preferences|attribute_groups))|\.(css|js|png|jpe?g|gif|svg|webp|ico|woff2?|ttf|map)$")),
-        RouteClass(name="search", weight=10, pattern=r"^/(cgi/search\.pl|api/v\d+(\.\d+)?/search)"),
-        RouteClass(name="facets", weight=10, pattern=r"^/(facets/|[a-z-]+/[^/]+/\d+$)"),
-        RouteClass(name="api", weight=1, pattern=r"^/(api/|cgi/)"),
-        RouteClass(name="product", weight=1, pattern=r"^/(product|produit|producto|produkt|produto)/"),
-    ]
+    """OFF's route classes: the patterns of proxygen.logs (read off the edge vhost), with their weights."""
+    from proxygen.logs.aggregate import DEFAULT_ROUTE_CLASSES
+
+    return [RouteClass(name=name, pattern=pattern, weight=OFF_WEIGHTS.get(name, 1.0))
+            for name, pattern in DEFAULT_ROUTE_CLASSES]
 
 
 class RateThresholds(_Strict):
@@ -68,8 +77,11 @@ class DistributedThresholds(_Strict):
         0.5, ge=0, le=1, description="Share of its requests that hit weighted routes (search, facets).")
     max_static_share: float = Field(
         0.1, ge=0, le=1, description="Browsers fetch static assets; crawlers rarely do.")
-    min_ua_share: float = Field(
-        0.5, ge=0, le=1, description="Share of requests carried by the group's most common user agent.")
+    max_uas_per_ip: float = Field(
+        0.2, ge=0, description="Distinct user agents per IP: a crawl shares one or a few user agents, "
+                               "people behind many addresses bring many.")
+    expensive_share_any_ua: float = Field(
+        0.8, ge=0, le=1, description="Above this share of expensive routes, rotating user agents do not matter.")
     min_total_share: float = Field(0.01, ge=0, le=1, description="Share of all requests in the log.")
 
 
@@ -91,7 +103,7 @@ class LimitThresholds(_Strict):
 
 
 class FakeBotThresholds(_Strict):
-    min_requests: int = Field(1, ge=1, description="Requests claiming a good bot from outside its ranges.")
+    min_requests: int = Field(10, ge=1, description="Requests claiming a good bot from outside its ranges.")
 
 
 class Thresholds(_Strict):
@@ -130,3 +142,7 @@ class CrawlerSettings(_Strict):
 
     def weights(self) -> dict[str, float]:
         return {rc.name: rc.weight for rc in self.route_classes}
+
+    def route_class_pairs(self) -> list[tuple[str, str]]:
+        """(name, pattern) pairs in match order, as proxygen.logs.aggregate takes them."""
+        return [(rc.name, rc.pattern) for rc in self.route_classes]

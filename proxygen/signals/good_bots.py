@@ -29,6 +29,7 @@ class GoodBot:
     url: str | None
     trusted_asns: frozenset[int]
     rdns_suffixes: tuple[str, ...]
+    operator_asns: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -84,6 +85,7 @@ def registry() -> tuple[GoodBot, ...]:
             name=b["name"], operator=b["operator"], kind=b["kind"], tokens=tuple(b["tokens"]),
             ranges_file=b.get("ranges"), url=b.get("url"), trusted_asns=frozenset(b.get("trusted_asns", [])),
             rdns_suffixes=tuple(b.get("rdns_suffixes", [])),
+            operator_asns=frozenset(b.get("operator_asns", [])) | frozenset(b.get("trusted_asns", [])),
         ))
     return tuple(bots)
 
@@ -155,10 +157,24 @@ class GoodBotVerifier:
             return f"{bot.operator}'s AS{asn}"
         return None
 
-    def verifiable(self, bot: GoodBot) -> bool:
-        """False when nothing could verify the bot (no ranges shipped, no trusted ASN): claims are unknown."""
+    def verifiable(self, bot: GoodBot, asn: int | None = None) -> bool:
+        """False when nothing could verify the claim (no ranges shipped, and no trusted ASN or no ASN known)."""
         ranges = self.ranges.get(bot.name)
-        return bool((ranges and ranges.networks) or bot.trusted_asns)
+        return bool((ranges and ranges.networks) or (bot.trusted_asns and asn is not None))
+
+    def near_miss(self, bot: GoodBot, ip: str, asn: int | None = None) -> str | None:
+        """Why an unverified claim may still be genuine: the address is in the operator's own ASN, or in the
+        same /16 (IPv4) or /32 (IPv6) as a published range, so the shipped list may simply be stale."""
+        if asn is not None and asn in bot.operator_asns:
+            return f"it is in {bot.operator}'s AS{asn}"
+        addr = _parse_ip(ip)
+        ranges = self.ranges.get(bot.name)
+        if addr is None or not ranges:
+            return None
+        wide = ipaddress.ip_network(f"{addr}/{16 if addr.version == 4 else 32}", strict=False)
+        if any(n.version == addr.version and n.overlaps(wide) for n in ranges.networks):
+            return f"it is next to {bot.operator}'s published ranges (in {wide})"
+        return None
 
     def in_any_search_range(self, network: str) -> GoodBot | None:
         """The verified search bot whose published ranges overlap `network` (a CIDR), if any."""
@@ -182,7 +198,7 @@ class GoodBotVerifier:
     def unverified_claim(self, ip: str, user_agent: str | None, asn: int | None = None) -> GoodBot | None:
         """The per-request fake-bot signal: the bot claimed from an address that is not its operator's."""
         bot = claimed_bot(user_agent)
-        if bot is None or not self.verifiable(bot):
+        if bot is None or not self.verifiable(bot, asn):
             return None
         return None if self.verify(bot, ip, asn) else bot
 
