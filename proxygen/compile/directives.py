@@ -62,7 +62,7 @@ DIRECTIVES: dict[str, Spec] = {
     # http core
     "server": Spec(frozenset({HTTP, UPSTREAM}), 0, None, False),  # block in http, directive in upstream
     "location": _s({SERVER, LOCATION}, 1, 2, block=True),
-    "if": _any({SERVER, LOCATION}),
+    "if": Spec(frozenset({SERVER, LOCATION}), 1, None, True),
     "listen": _any({SERVER}),
     "server_name": _any({SERVER}),
     "http2": _s({HTTP, SERVER}, 1, since=(1, 25, 1)),
@@ -117,7 +117,7 @@ DIRECTIVES: dict[str, Spec] = {
     "satisfy": _s(SRV_LOC, 1),
     "auth_basic": _s(SRV_LOC | {"limit_except"}, 1),
     "auth_basic_user_file": _s(SRV_LOC | {"limit_except"}, 1),
-    "limit_except": _any({LOCATION}, 1),
+    "limit_except": Spec(frozenset({LOCATION}), 1, None, True),
     "gzip": _s(SRV_LOC_IF, 1),
     "gzip_types": _any(SRV_LOC),
     "gzip_proxied": _any(SRV_LOC),

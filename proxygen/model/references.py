@@ -101,7 +101,7 @@ def _site(repo, name: str) -> list[Problem]:
         if page not in s.pages:
             out.append(_p(repo, src, ("pages", i), f"unknown page {page!r} (proxygen.yml pages: {', '.join(s.pages)})"))
     for i, decl in enumerate([*site.maps, *site.geos]):
-        if decl.variable in RESERVED_VARIABLES:
+        if decl.variable in RESERVED_VARIABLES or decl.variable.startswith("$proxygen_"):
             section, j = ("maps", i) if i < len(site.maps) else ("geos", i - len(site.maps))
             out.append(_p(repo, src, (section, j, "variable"), f"{decl.variable} is defined by proxygen itself"))
     return out

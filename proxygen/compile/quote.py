@@ -1,0 +1,97 @@
+"""The one funnel through which every user value becomes nginx config text.
+
+`quote()` turns a value into exactly one nginx argument, or refuses it:
+
+- control characters (CR, LF, NUL, TAB, DEL, C1, U+2028/2029) are errors: nginx would
+  accept a CR/LF inside quotes and replay it at runtime (header injection);
+- a value is left bare only if it is made of characters that cannot start a comment,
+  end a directive, open or close a block, start a quoted string or an escape;
+- anything else is double-quoted with `\\` and `"` escaped, so a leading `#`, a trailing
+  backslash, `;`, `{`, `}`, quotes, spaces and the sequences nginx decodes in strings
+  (`\\n`, `\\r`, `\\t`) all arrive as the literal text;
+- `$` is accepted only when the caller says the field expands variables (or is a regex).
+
+Templates never call this directly: they use the `q`, `qv` and `qr` filters of
+proxygen.compile.render, which also record each value for the structural re-check.
+"""
+
+from __future__ import annotations
+
+import re
+
+from proxygen.errors import ProxygenError
+from proxygen.model.values import control_character
+
+# Characters that may appear in a bare (unquoted) nginx argument without changing how it is read.
+_BARE = re.compile(r"^[A-Za-z0-9_./:,=+@%~*^!?&|()\[\]<>-]+$")
+_BARE_WITH_VARS = re.compile(r"^(?:[A-Za-z0-9_./:,=+@%~*^!?&|()\[\]<>-]|\$(?=[A-Za-z_0-9]))+$")
+_VARIABLE = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*|[0-9])")
+
+
+class QuoteError(ProxygenError):
+    """A value cannot be written into nginx config safely."""
+
+
+try:
+    from markupsafe import Markup as _Trusted  # jinja2's "already safe" marker
+except ImportError:  # pragma: no cover - markupsafe ships with jinja2
+    _Trusted = str
+
+
+class Quoted(_Trusted):
+    """Text that went through the funnel (with macro output, the only text a template may print).
+
+    It is a markupsafe.Markup so that the environment's autoescape (turned on only to tell
+    funnel output from raw values) leaves it alone.
+    """
+
+    __slots__ = ()
+
+
+def quote(value: object, *, variables: bool = False, regex: bool = False) -> str:
+    """Return `value` as one nginx argument; raise QuoteError if that is impossible."""
+    if isinstance(value, bool) or value is None:
+        raise QuoteError(f"cannot write {value!r} as an nginx argument")
+    text = str(value)
+    ch = control_character(text)
+    if ch is not None:
+        raise QuoteError(f"{text!r}: contains a control character (U+{ord(ch):04X})")
+    if "$" in text and not regex:
+        if not variables:
+            raise QuoteError(f"{text!r}: '$' is not allowed here (nginx would read a variable)")
+        i = text.find("$")
+        while i != -1:
+            if not _VARIABLE.match(text, i):
+                raise QuoteError(f"{text!r}: '$' at offset {i} does not start a variable name")
+            i = text.find("$", i + 1)
+    if text and (_BARE_WITH_VARS if (variables or regex) else _BARE).match(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def unquote_token(token: str, quoted: bool) -> str:
+    """What nginx makes of a token as crossplane's lexer returns it (ngx_conf_read_token's unescaping).
+
+    crossplane already turned `\\"` into `"` inside a double-quoted string and keeps other escapes;
+    nginx then turns `\\\\` into `\\`, `\\'`/`\\"` into the quote, and `\\t`, `\\r`, `\\n` into the
+    control characters. Comparing this with the intended value catches every quoting slip.
+    """
+    if "\\" not in token:
+        return token
+    out = []
+    i = 0
+    while i < len(token):
+        c = token[i]
+        if c == "\\" and i + 1 < len(token):
+            n = token[i + 1]
+            if n in "\"'\\":
+                out.append(n)
+                i += 2
+                continue
+            if n in "trn":
+                out.append({"t": "\t", "r": "\r", "n": "\n"}[n])
+                i += 2
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out)
