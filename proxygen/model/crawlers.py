@@ -91,7 +91,8 @@ class UserAgentThresholds(_Strict):
 
 class ProbingThresholds(_Strict):
     min_probes: int = Field(5, ge=1, description="4xx answers on sensitive paths (wp-login.php, .env, shells...).")
-    min_not_found: int = Field(30, ge=1, description="4xx answers on distinct paths (random-URL scans).")
+    min_not_found: int = Field(30, ge=1, description="404/410 answers over as many distinct paths "
+                                                     "(random-URL scans).")
     min_not_found_share: float = Field(0.5, ge=0, le=1)
 
 

@@ -13,7 +13,7 @@ BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.
 
 _COUNTS = dict(requests=0, distinct_paths=1, s2xx=0, s3xx=0, s4xx=0, s5xx=0, limited=0, after_limited=0, bytes=0,
                rc_static=0, rc_search=0, rc_facets=0, rc_api=0, rc_product=0, peak_rpm=0.0, sustained_rpm=0.0,
-               n_uas=1, flag_probe=0, flag_claims_bot=0)
+               n_uas=1, flag_probe=0, flag_claims_bot=0, flag_not_found=0)
 
 
 def ip(client_ip: str, requests: int, *, asn=64500, asn_org="Example Net", prefix=None, top_ua=BROWSER, **kw) -> dict:

@@ -148,13 +148,14 @@ def test_fake_bot_with_dns_confirms_a_bot_missing_from_the_lists_but_not_a_spoof
 
 def test_probing_flags_sensitive_path_bursts_and_random_url_scans():
     t = traffic(ips=[ip("203.0.113.90", 40, s4xx=38, flag_probe=35, distinct_paths=40),
-                     ip("203.0.113.91", 300, s4xx=290, distinct_paths=290)])
+                     ip("203.0.113.91", 300, s4xx=290, flag_not_found=290, distinct_paths=290)])
     assert keys(probing.detect(context(t))) == {("ip", "203.0.113.90", "block"), ("ip", "203.0.113.91", "throttle")}
 
 
 def test_probing_ignores_a_few_404s_and_apps_with_unknown_barcodes():
-    t = traffic(ips=[ip("192.0.2.90", 500, s4xx=20, flag_probe=1, distinct_paths=300),
-                     ip("192.0.2.91", 60, s4xx=25, distinct_paths=25)])
+    t = traffic(ips=[ip("192.0.2.90", 500, s4xx=20, flag_not_found=20, flag_probe=1, distinct_paths=300),
+                     ip("192.0.2.91", 60, s4xx=25, flag_not_found=25, distinct_paths=25),
+                     ip("192.0.2.92", 800, s4xx=790, distinct_paths=700)])  # refused with 403/429, not 404s
     assert probing.detect(context(t)) == []
 
 
