@@ -34,3 +34,35 @@ def run_host(request, source_dir, tmp_path_factory, **kw):
     running = config.start()
     request.addfinalizer(running.stop)
     return running
+
+
+REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+HTML = "/opt/openfoodfacts-infrastructure/html"
+PAGES = {
+    "502.html": "<h1>502: Open Food Facts backend is down</h1>\n",
+    "503.html": "<h1>503: Open Food Facts is busy</h1>\n",
+    "stop-crawling.txt": "Please do not crawl: use the data exports at https://world.openfoodfacts.org/data\n",
+    "contact-us.txt": "Please contact us: contact@openfoodfacts.org\n",
+}
+
+
+@pytest.fixture(scope="session")
+def built_repo(tmp_path_factory):
+    """`proxygen build` of this repository's proxygen.yml + sites/ into a temp dir (once per run)."""
+    from proxygen.compile.build import build
+    from proxygen.compile.output import write_build
+    from proxygen.model import load_repository
+
+    out = tmp_path_factory.mktemp("build")
+    write_build(build(load_repository(REPO_ROOT)), out)
+    return out
+
+
+def run_built_host(request, built_repo, tmp_path_factory, host, **kw):
+    """Run one built host under nginx, with the shared pages (error pages, stop-crawling) in place."""
+    running = run_host(request, built_repo / host, tmp_path_factory, **kw)
+    html = running.config.fs_path(HTML)
+    html.mkdir(parents=True, exist_ok=True)
+    for name, text in PAGES.items():
+        (html / name).write_text(text)
+    return running
