@@ -1,0 +1,297 @@
+"""Editing blocklist files without disturbing what people wrote.
+
+Hand-edited files (manual.yml) are changed as text: `add` inserts one entry block at the end of
+the `entries:` list, `remove`/`prune` delete exactly the lines of one entry (with the comment lines
+directly above it). Every other byte, comment and the order of entries survive. Each edit re-parses
+the result and checks that it changed exactly the intended entry before anything is written, so a
+layout the text editor does not understand is refused instead of mangled. The machine-owned
+analyzer.yml is instead rewritten whole (atomically) by `dump_file`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+from proxygen.blocklist.entry import Entry, ThrottleZone
+from proxygen.blocklist.store import BlocklistFile, atomic_write, parse_file
+from proxygen.errors import DeclarationError, ProxygenError
+
+MANUAL_HEADER = """\
+# Hand-maintained blocklist rules (see blocklists/README.md for the format).
+# `proxygen blocklist add/remove/prune` edit this file in place and keep comments and order.
+"""
+
+
+class EditError(ProxygenError):
+    """An edit could not be applied; nothing was written."""
+
+
+# ----------------------------------------------------------------------------- serialization
+
+
+def _scalar(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        value = value.astimezone(timezone.utc)
+        if (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0):
+            return value.date().isoformat()
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = str(value)
+    # Plain when YAML reads it back as the same string; JSON-quoted (valid YAML) otherwise.
+    try:
+        if text and text == text.strip() and yaml.safe_load(text) == text and "#" not in text and ": " not in text:
+            return text
+    except yaml.YAMLError:
+        pass
+    return json.dumps(text, ensure_ascii=False)
+
+
+def entry_fields(entry: Entry) -> list[tuple[str, object]]:
+    """The entry as ordered (field, value) pairs, omitting defaults that add nothing."""
+    key_value = f"AS{entry.key}" if entry.key_type == "asn" else entry.key
+    pairs: list[tuple[str, object]] = [(entry.key_type, key_value)]
+    if entry.key_type == "user_agent":
+        pairs.append(("match", entry.match))
+    pairs.append(("action", entry.action))
+    if entry.action == "block":
+        pairs.append(("status", entry.status or 403))
+    if entry.action == "throttle":
+        pairs.append(("zone", entry.zone))
+    pairs.append(("reason", entry.reason))
+    if entry.evidence:
+        pairs.append(("evidence", entry.evidence))
+    pairs.append(("source", entry.source))
+    if entry.created:
+        pairs.append(("created", entry.created))
+    if entry.expires:
+        pairs.append(("expires", entry.expires))
+    return pairs
+
+
+def entry_block(entry: Entry, indent: int = 2) -> str:
+    pad = " " * indent
+    lines = []
+    for i, (name, value) in enumerate(entry_fields(entry)):
+        lead = f"{pad}- " if i == 0 else f"{pad}  "
+        lines.append(f"{lead}{name}: {_scalar(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def zone_line(zone: ThrottleZone, indent: int = 2) -> str:
+    return (f"{' ' * indent}{zone.name}: {{rate: {zone.rate}, burst: {zone.burst}, nodelay: {_scalar(zone.nodelay)}, "
+            f"dry_run: {_scalar(zone.dry_run)}, per: {zone.per}}}\n")
+
+
+def dump_file(zones: dict[str, ThrottleZone], entries: list[Entry], header: str = "") -> str:
+    """A whole blocklist file (used for the machine-owned analyzer.yml)."""
+    parts = [header]
+    if zones:
+        parts.append("zones:\n")
+        parts.extend(zone_line(zones[name]) for name in sorted(zones))
+    parts.append("entries:\n" if entries else "entries: []\n")
+    parts.extend(entry_block(e) for e in entries)
+    return "".join(parts)
+
+
+# ----------------------------------------------------------------------------- text edits
+
+
+def _compose(text: str):
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as err:  # parse_file already reported this with a position
+        raise EditError(f"cannot edit: {err}") from None
+
+
+def _entries_node(root):
+    if root is None or not isinstance(root, yaml.MappingNode):
+        return None, None
+    for key, value in root.value:
+        if key.value == "entries":
+            return key, value
+    return None, None
+
+
+def _zones_node(root):
+    if root is None or not isinstance(root, yaml.MappingNode):
+        return None, None
+    for key, value in root.value:
+        if key.value == "zones":
+            return key, value
+    return None, None
+
+
+def _check(path: Path, new_text: str, expect_entries: list[Entry], expect_zones: dict | None = None) -> BlocklistFile:
+    """Re-parse the edited text and make sure it holds exactly the intended entries."""
+    try:
+        parsed = parse_file(new_text, path)
+    except DeclarationError as err:
+        raise EditError(f"{path}: the edit would make the file invalid, nothing written:\n{err}") from None
+    got = [e.identity for e in parsed.entries]
+    want = [e.identity for e in expect_entries]
+    if got != want or [e for e in parsed.entries] != expect_entries:
+        raise EditError(f"{path}: could not edit this file's layout safely; edit it by hand (nothing written)")
+    if expect_zones is not None and set(parsed.zones) != set(expect_zones):
+        raise EditError(f"{path}: could not edit this file's zones safely; edit it by hand (nothing written)")
+    return parsed
+
+
+def _lines(text: str) -> list[str]:
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return lines
+
+
+def insert_entry_text(text: str, entry: Entry, zone: ThrottleZone | None = None) -> str:
+    """`text` with `entry` appended to its entries list (and `zone` to its zones if new)."""
+    lines = _lines(text)
+    if zone is not None:
+        lines = _lines(_insert_zone(lines, zone))
+    root = _compose("".join(lines))
+    key, seq = _entries_node(root)
+    if key is None:
+        return "".join(lines) + "entries:\n" + entry_block(entry)
+    if isinstance(seq, yaml.SequenceNode) and seq.value and not seq.flow_style:
+        first = seq.value[0]
+        dash_col = _dash_column(lines, first)
+        last_line = _content_end_line(seq.value[-1])
+        insert_at = last_line + 1
+        return "".join(lines[:insert_at]) + entry_block(entry, dash_col) + "".join(lines[insert_at:])
+    is_empty = (isinstance(seq, yaml.ScalarNode) and seq.value in ("", "~", "null")) or (
+        isinstance(seq, yaml.SequenceNode) and not seq.value)
+    if not is_empty:
+        raise EditError("cannot add to `entries:` written in flow style [...]; edit the file by hand")
+    line_no = key.start_mark.line
+    if key.end_mark.line != seq.end_mark.line and not (isinstance(seq, yaml.ScalarNode) and seq.value == ""):
+        raise EditError("cannot add to this `entries:` layout; edit the file by hand")
+    indent = key.start_mark.column
+    lines[line_no] = " " * indent + "entries:" + _trailing_comment(lines[line_no]) + "\n"
+    return "".join(lines[: line_no + 1]) + entry_block(entry, indent + 2) + "".join(lines[line_no + 1:])
+
+
+def _trailing_comment(line: str) -> str:
+    stripped = line.rstrip("\n")
+    idx = stripped.find(" #")
+    return stripped[idx:] if idx >= 0 and stripped[idx + 1:].startswith("#") else ""
+
+
+def _insert_zone(lines: list[str], zone: ThrottleZone) -> str:
+    root = _compose("".join(lines))
+    key, zones = _zones_node(root)
+    if key is None:
+        # Zones first, so the file reads top-down: zones, then the entries using them.
+        return "".join(_prepend_after_comments(lines, zone))
+    if isinstance(zones, yaml.MappingNode) and zones.value and not zones.flow_style:
+        col = zones.value[0][0].start_mark.column
+        end = max(_content_end_line(v) for _, v in zones.value) + 1
+        return "".join(lines[:end]) + zone_line(zone, col) + "".join(lines[end:])
+    if isinstance(zones, yaml.ScalarNode) and zones.value in ("", "~", "null") or (
+            isinstance(zones, yaml.MappingNode) and not zones.value):
+        line_no = key.start_mark.line
+        lines[line_no] = " " * key.start_mark.column + "zones:" + _trailing_comment(lines[line_no]) + "\n"
+        return "".join(lines[: line_no + 1]) + zone_line(zone, key.start_mark.column + 2) + "".join(lines[line_no + 1:])
+    raise EditError("cannot add to `zones:` written in this layout; edit the file by hand")
+
+
+def zones_block(zone: ThrottleZone) -> str:
+    return "zones:\n" + zone_line(zone)
+
+
+def _prepend_after_comments(lines: list[str], zone: ThrottleZone) -> list[str]:
+    i = 0
+    while i < len(lines) and (lines[i].lstrip().startswith("#") or not lines[i].strip()):
+        i += 1
+    return lines[:i] + [zones_block(zone)] + lines[i:]
+
+
+def _dash_column(lines: list[str], item) -> int:
+    line = lines[item.start_mark.line]
+    col = line.find("-")
+    return col if col >= 0 and not line[:col].strip() else max(item.start_mark.column - 2, 0)
+
+
+def _content_end_line(node) -> int:
+    """The last line holding this node's own content (block nodes' end marks run into what follows)."""
+    if isinstance(node, yaml.ScalarNode):
+        end = node.end_mark
+        if end.column == 0 and end.line > node.start_mark.line:  # block scalars end at the next line
+            return end.line - 1
+        return end.line
+    if isinstance(node, yaml.MappingNode):
+        if node.flow_style or not node.value:
+            return node.end_mark.line
+        return max(_content_end_line(v) for _, v in node.value)
+    if isinstance(node, yaml.SequenceNode):
+        if node.flow_style or not node.value:
+            return node.end_mark.line
+        return max(_content_end_line(v) for v in node.value)
+    return node.end_mark.line
+
+
+def remove_entries_text(text: str, identities: set) -> str:
+    """`text` without the entries whose identity is in `identities`, and their leading comments."""
+    lines = _lines(text)
+    parsed_entries = parse_file("".join(lines), Path("edit.yml")).entries
+    root = _compose("".join(lines))
+    _, seq = _entries_node(root)
+    if not isinstance(seq, yaml.SequenceNode) or seq.flow_style:
+        raise EditError("cannot remove from `entries:` in this layout; edit the file by hand")
+    if len(seq.value) != len(parsed_entries):
+        raise EditError("cannot match entries to lines; edit the file by hand")
+    drop: set[int] = set()
+    for node, entry in zip(seq.value, parsed_entries):
+        if entry.identity not in identities:
+            continue
+        start = node.start_mark.line
+        while start > 0 and lines[start - 1].lstrip().startswith("#"):
+            start -= 1
+        drop.update(range(start, _content_end_line(node) + 1))
+    return "".join(line for i, line in enumerate(lines) if i not in drop)
+
+
+# ----------------------------------------------------------------------------- file operations
+
+
+def add_to_file(path: Path, entry: Entry, zone: ThrottleZone | None = None) -> None:
+    """Append `entry` (and define `zone` if given) in a hand-edited file, keeping everything else."""
+    text = path.read_text(encoding="utf-8") if path.exists() else MANUAL_HEADER
+    before = parse_file(text, path)
+    if any(e.identity == entry.identity for e in before.entries):
+        raise EditError(f"{path}: {entry.rule_id} is already listed; remove it first to change it")
+    new_zone = zone if zone is not None and zone.name not in before.zones else None
+    new_text = insert_entry_text(text, entry, new_zone)
+    zones = dict(before.zones)
+    if new_zone:
+        zones[new_zone.name] = new_zone
+    _check(path, new_text, [*before.entries, entry.with_(position=None)], zones)
+    atomic_write(path, new_text)
+
+
+def remove_from_file(path: Path, identities: set) -> list[Entry]:
+    """Remove the entries with these identities; returns what was removed."""
+    text = path.read_text(encoding="utf-8")
+    before = parse_file(text, path)
+    removed = [e for e in before.entries if e.identity in identities]
+    if not removed:
+        return []
+    new_text = remove_entries_text(text, identities)
+    kept = [e for e in before.entries if e.identity not in identities]
+    _check(path, new_text, kept, before.zones)
+    atomic_write(path, new_text)
+    return removed
+
+
+def rewrite_file(path: Path, zones: dict[str, ThrottleZone], entries: list[Entry], header: str) -> None:
+    """Replace a machine-owned file whole, after checking the text reads back as intended."""
+    text = dump_file(zones, entries, header)
+    _check(path, text, [e.with_(position=None) for e in entries], zones)
+    atomic_write(path, text)
+

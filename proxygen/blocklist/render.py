@@ -1,0 +1,388 @@
+"""What the build renders from blocklists/: plain data for the templates, and its exact meaning.
+
+The contract (the compiler's templates and `proxygen crawlers simulate` both follow it):
+
+* `geo $<ip var>` over the client address, longest prefix wins (nginx's radix tree). Values:
+  `""` (no rule), `allow` (allowlisted network or a verified good bot's published range; nothing
+  applies to the request), `block403`, `block444`, `tarpit`, `t:<zone>` or `t:<zone>:<network>`
+  (throttle; the latter for `per: rule` zones, whose bucket is shared by the whole network).
+* `map $http_user_agent $<ua var>`: exact entries in the hash (nginx compares them
+  case-insensitively), then regexes in list order, first match wins. Same values (`allow` only for
+  allowlisted user agents that are not tied to networks; `t:<zone>:ua<n>` for per-rule zones).
+* The request's action: nothing if either value is `allow`; otherwise the more severe of the two
+  (block444 > block403 > tarpit > throttle). Blocks return their status and tarpits rewrite to the
+  stop-crawling page at server level, before limit_req runs.
+* Throttle zone Z has `limit_req_zone <key var> zone=Z rate=...`, key = the client address
+  (`per: client`) or the matched value (`per: rule`) when the IP value, else the UA value, names Z;
+  empty otherwise, and nginx never limits an empty key. `limit_req zone=Z burst=B [nodelay]`, status 429.
+
+Entries are dropped from the output (and listed in `skipped`) when expired, when inside an allowlisted
+network, when made redundant by a broader entry at least as severe, or when an exact UA would match an
+allowlisted UA. Adjacent and nested networks with the same value are aggregated.
+"""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from proxygen.blocklist.entry import SEVERITY, Entry, ThrottleZone
+from proxygen.blocklist.store import Blocklist
+from proxygen.errors import ProxygenError
+
+ALLOW = "allow"
+NGINX_MAP_KEYWORDS = {"default", "hostnames", "include", "volatile"}
+
+
+@dataclass(frozen=True)
+class GeoEntry:
+    network: str
+    value: str
+    rules: tuple[str, ...]          # rule ids (or "allowlist: reason"), for a comment and for reports
+
+
+@dataclass(frozen=True)
+class UaEntry:
+    pattern: str                    # exact: the UA (hash key); regex: a PCRE/Python-compatible pattern
+    kind: str                       # "exact" or "regex"
+    value: str
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ZoneData:
+    name: str
+    rate: str                       # as written, e.g. "30r/m"
+    rate_milli: int                 # nginx's internal rate (milli-requests per second)
+    burst: int
+    nodelay: bool
+    dry_run: bool
+    per: str                        # "client" or "rule"
+    key_variable: str               # e.g. "proxygen_throttle_crawlers" (no `$`)
+
+
+@dataclass
+class AsnDatabaseInfo:
+    path: str
+    build_date: str                 # ISO date from the database metadata, recorded in a comment
+
+
+@dataclass
+class RenderData:
+    geo: list[GeoEntry] = field(default_factory=list)
+    ua_exact: list[UaEntry] = field(default_factory=list)
+    ua_regex: list[UaEntry] = field(default_factory=list)
+    zones: list[ZoneData] = field(default_factory=list)
+    asn_database: AsnDatabaseInfo | None = None
+    map_hash_max_size: int = 2048
+    map_hash_bucket_size: int = 128
+    skipped: list[str] = field(default_factory=list)   # human-readable: what was not rendered and why
+    rules: dict[str, Entry] = field(default_factory=dict)  # rule id -> entry (for reports)
+
+    @property
+    def geo_count(self) -> int:
+        return len(self.geo)
+
+
+def _severity(value: str) -> int:
+    if value == ALLOW:
+        return 100
+    if value.startswith("t:"):
+        return SEVERITY["throttle"]
+    return SEVERITY.get(value, 0)
+
+
+def _net_key(net) -> tuple[int, int, int]:
+    return (net.version, int(net.network_address), net.prefixlen)
+
+
+def asn_networks(asn_db, asn: int) -> list:
+    """Every network of `asn` in a maxminddb Reader (or a {asn: [networks]} mapping in tests)."""
+    if isinstance(asn_db, dict):
+        return [ipaddress.ip_network(n) for n in asn_db.get(asn, [])]
+    nets = []
+    for network, record in asn_db:
+        if record and record.get("autonomous_system_number") == asn:
+            nets.append(network)
+    return nets
+
+
+def _asn_index(asn_db, wanted: set[int]) -> dict[int, list]:
+    """One pass over the database for all wanted ASNs."""
+    if isinstance(asn_db, dict):
+        return {a: [ipaddress.ip_network(n) for n in asn_db.get(a, [])] for a in wanted}
+    out: dict[int, list] = {a: [] for a in wanted}
+    for network, record in asn_db:
+        asn = record.get("autonomous_system_number") if record else None
+        if asn in out:
+            # IPv4 networks appear in an IPv6 tree as ::ffff:a.b.c.d/96+n or ::a.b.c.d; map them back.
+            if network.version == 6 and network.prefixlen >= 96:
+                v4 = _v4_from_v6(network)
+                if v4 is not None:
+                    network = v4
+            out[asn].append(network)
+    return out
+
+
+def _v4_from_v6(network):
+    addr = network.network_address
+    if addr.ipv4_mapped is not None:
+        return ipaddress.ip_network(f"{addr.ipv4_mapped}/{network.prefixlen - 96}")
+    if int(addr) >> 32 == 0:
+        return ipaddress.ip_network(f"{ipaddress.IPv4Address(int(addr))}/{network.prefixlen - 96}")
+    return None
+
+
+def _asn_info(asn_db) -> AsnDatabaseInfo | None:
+    if asn_db is None or isinstance(asn_db, dict):
+        return None
+    meta = asn_db.metadata()
+    built = datetime.fromtimestamp(meta.build_epoch, tz=timezone.utc).date().isoformat()
+    return AsnDatabaseInfo(path=getattr(asn_db, "_filename", "") or meta.database_type, build_date=built)
+
+
+def _collapse(items: list[tuple], value: str) -> list[GeoEntry]:
+    """Aggregate networks carrying the same value; each result keeps the rule ids it absorbed."""
+    out: list[GeoEntry] = []
+    for version in (4, 6):
+        nets = [(n, r) for n, r in items if n.version == version]
+        if not nets:
+            continue
+        collapsed = sorted(ipaddress.collapse_addresses([n for n, _ in nets]), key=_net_key)
+        starts = [int(c.network_address) for c in collapsed]
+        rules: list[set] = [set() for _ in collapsed]
+        for net, rule in nets:
+            i = bisect.bisect_right(starts, int(net.network_address)) - 1
+            rules[i].add(rule)
+        out.extend(GeoEntry(str(c), value, tuple(sorted(r))) for c, r in zip(collapsed, rules))
+    return out
+
+
+def _nearest(table: dict, net_key: tuple[int, int, int], lengths: list[int]):
+    """The value of the most specific network in `table` strictly containing `net_key` (geo's answer
+    for this network were it absent), or None."""
+    version, addr, plen = net_key
+    bits = 32 if version == 4 else 128
+    for length in reversed(lengths):
+        if length >= plen:
+            continue
+        hit = table.get((version, (addr >> (bits - length)) << (bits - length), length))
+        if hit is not None:
+            return hit
+    return None
+
+
+def _good_bot_networks(good_bots) -> list[tuple]:
+    """(network, label) of verified search bots: blocking them would drop the site from search."""
+    if good_bots is None:
+        return []
+    if isinstance(good_bots, (list, tuple)):
+        return [(ipaddress.ip_network(n), "verified good bot") for n in good_bots]
+    from proxygen.signals.good_bots import registry
+
+    out = []
+    for bot in registry():
+        ranges = good_bots.ranges.get(bot.name)
+        if bot.kind == "search" and ranges:
+            out.extend((n, f"verified {bot.name}") for n in ranges.networks)
+    return out
+
+
+def allowed_networks(allowlists, good_bots=None) -> list[tuple]:
+    """Every (network, label) no rule may touch."""
+    nets = []
+    if allowlists is not None:
+        nets.extend((n.cidr, f"allowlist: {n.reason}") for n in allowlists.networks)
+        for ua in allowlists.user_agents:
+            nets.extend((n, f"allowlist: {ua.reason} ({ua.pattern} from this network)") for n in ua.networks)
+        if allowlists.verified_good_bots:
+            nets.extend(_good_bot_networks(good_bots))
+    else:
+        nets.extend(_good_bot_networks(good_bots))
+    return nets
+
+
+def render_geo(items: list[tuple], allowed: list[tuple], skipped: list[str]) -> list[GeoEntry]:
+    """items: (network, value, rule_id). Returns aggregated, precedence-pruned geo entries."""
+    by_value: dict[str, list] = {}
+    for net, value, rule in items:
+        by_value.setdefault(value, []).append((net, rule))
+    entries: list[GeoEntry] = []
+    for value in sorted(by_value):
+        entries.extend(_collapse(by_value[value], value))
+
+    allow_entries = _collapse([(n, label) for n, label in allowed], ALLOW) if allowed else []
+    # One value per network: equal networks keep the most severe value (allow beats everything).
+    chosen: dict[tuple, GeoEntry] = {}
+    for entry in [*entries, *allow_entries]:
+        key = _net_key(ipaddress.ip_network(entry.network))
+        old = chosen.get(key)
+        if old is None or _severity(entry.value) > _severity(old.value):
+            if old is not None and old.value != ALLOW:
+                skipped.append(f"{', '.join(old.rules)}: {old.network} also listed as {entry.value}; kept {entry.value}")
+            chosen[key] = entry
+        elif entry.value != ALLOW:
+            skipped.append(f"{', '.join(entry.rules)}: {entry.network} also listed as {old.value}; kept {old.value}")
+    allow_table = {k: e.value for k, e in chosen.items() if e.value == ALLOW}
+    allow_lengths = {v: sorted({k[2] for k in allow_table if k[0] == v}) for v in (4, 6)}
+    # Broadest first, so each network is compared with what geo would answer without it.
+    kept: dict[tuple, str] = {}
+    kept_lengths: dict[int, set] = {4: set(), 6: set()}
+    out: list[GeoEntry] = []
+    for key in sorted(chosen, key=lambda k: (k[2], k[0], k[1])):
+        entry = chosen[key]
+        if entry.value == ALLOW:
+            continue
+        if _nearest(allow_table, key, allow_lengths[key[0]]) is not None:
+            skipped.append(f"{', '.join(entry.rules)}: {entry.network} is inside an allowlisted network; not rendered")
+            continue
+        outer = _nearest(kept, key, sorted(kept_lengths[key[0]]))
+        if outer is not None and (outer == entry.value or _severity(outer) > _severity(entry.value)):
+            skipped.append(f"{', '.join(entry.rules)}: {entry.network} is inside a broader {outer} rule; not rendered")
+            continue
+        kept[key] = entry.value
+        kept_lengths[key[0]].add(key[2])
+        out.append(entry)
+    # Every allowed network is rendered (cheap in a radix tree), not only those inside a rule, so the
+    # rendered geo states the exemption explicitly.
+    out.extend(e for e in chosen.values() if e.value == ALLOW)
+    out.sort(key=lambda e: _net_key(ipaddress.ip_network(e.network)))
+    return out
+
+
+def _exact_conflicts_with_allowlist(ua: str, allowlists) -> str | None:
+    if allowlists is None:
+        return None
+    low = ua.lower()
+    for allowed in allowlists.user_agents:
+        pat = allowed.pattern.lower()
+        if (allowed.match == "exact" and pat == low) or (allowed.match == "contains" and pat in low):
+            return allowed.reason
+    return None
+
+
+def _needs_regex(ua: str) -> bool:
+    """Exact keys nginx's map would misread (a leading ~ or \\, or a keyword) are rendered as regexes."""
+    return ua[:1] in ("~", "\\") or ua.lower() in NGINX_MAP_KEYWORDS
+
+
+def render_user_agents(entries: list[Entry], allowlists, zones: dict[str, ThrottleZone],
+                       skipped: list[str]) -> tuple[list[UaEntry], list[UaEntry]]:
+    exact: dict[str, UaEntry] = {}
+    regexes: list[tuple[int, str, UaEntry]] = []
+    allow_regex: list[UaEntry] = []
+    if allowlists is not None:
+        for allowed in allowlists.user_agents:
+            if allowed.networks:
+                continue  # trusted only from its networks: those are in the geo as `allow`
+            label = (f"allowlist: {allowed.reason}",)
+            if allowed.match == "exact" and not _needs_regex(allowed.pattern):
+                exact[allowed.pattern.lower()] = UaEntry(allowed.pattern, "exact", ALLOW, label)
+            elif allowed.match == "exact":
+                allow_regex.append(UaEntry(f"^{re.escape(allowed.pattern)}$", "regex", ALLOW, label))
+            else:
+                allow_regex.append(UaEntry(re.escape(allowed.pattern), "regex", ALLOW, label))
+    for n, entry in enumerate(entries):
+        value = entry.code
+        zone = zones.get(entry.zone) if entry.action == "throttle" else None
+        if zone is not None and zone.per == "rule":
+            value = f"{value}:ua{n}"
+        if entry.match == "exact" and not _needs_regex(entry.key):
+            reason = _exact_conflicts_with_allowlist(entry.key, allowlists)
+            if reason:
+                skipped.append(f"{entry.rule_id}: matches allowlisted user agent ({reason}); not rendered")
+                continue
+            low = entry.key.lower()
+            old = exact.get(low)
+            if old is not None and _severity(old.value) >= _severity(value):
+                skipped.append(f"{entry.rule_id}: same user agent as {', '.join(old.rules)}; kept {old.value}")
+                continue
+            exact[low] = UaEntry(entry.key, "exact", value, (entry.rule_id,))
+            continue
+        if entry.match == "exact":
+            pattern = f"^{re.escape(entry.key)}$"
+        elif entry.match == "contains":
+            pattern = re.escape(entry.key)
+        else:
+            pattern = entry.key
+        regexes.append((-_severity(value), pattern, UaEntry(pattern, "regex", value, (entry.rule_id,))))
+    regexes.sort(key=lambda t: (t[0], t[1]))
+    ordered = allow_regex + [u for _, _, u in regexes]
+    return sorted(exact.values(), key=lambda u: u.pattern.lower()), ordered
+
+
+def _next_pow2(n: int) -> int:
+    p = 1
+    while p < n:
+        p <<= 1
+    return p
+
+
+def map_hash_sizes(exact: list[UaEntry]) -> tuple[int, int]:
+    """map_hash_max_size and map_hash_bucket_size that let nginx build the exact-UA hash.
+
+    An element takes sizeof(void*) + align(len + 2, sizeof(void*)) bytes and a bucket ends with a
+    sizeof(void*) terminator; the longest key must fit one bucket, and max_size >= 2 x entries leaves
+    nginx's size search plenty of room.
+    """
+    longest = max((len(u.pattern.encode()) for u in exact), default=0)
+    element = 8 + ((longest + 2 + 7) // 8) * 8
+    bucket = max(128, _next_pow2(element + 8))
+    max_size = max(2048, _next_pow2(2 * len(exact)))
+    return max_size, bucket
+
+
+def render_data(blocklist: Blocklist, asn_db=None, now: datetime | None = None, *, allowlists=None,
+                good_bots=None) -> RenderData:
+    """The geo/map/zone data the build renders for `blocklist` at time `now` (expired entries excluded).
+
+    `asn_db` is an open maxminddb Reader (or {asn: [cidr, ...]} in tests); `allowlists` the settings'
+    Allowlists; `good_bots` a GoodBotVerifier (or a list of networks) whose search-bot ranges are
+    never touched.
+    """
+    now = now or datetime.now(timezone.utc)
+    data = RenderData(asn_database=_asn_info(asn_db))
+    zones = blocklist.zones
+    active = []
+    for entry in blocklist.entries:
+        if entry.expired(now):
+            data.skipped.append(f"{entry.rule_id}: expired {entry.expires:%Y-%m-%d}; not rendered")
+        else:
+            active.append(entry)
+            data.rules.setdefault(entry.rule_id, entry)
+
+    items: list[tuple] = []
+    asn_entries = [e for e in active if e.key_type == "asn"]
+    if asn_entries and asn_db is None:
+        raise ProxygenError("blocklists: ASN entries need the ASN database (crawlers.asn_database in proxygen.yml): "
+                            + ", ".join(e.rule_id for e in asn_entries[:5]))
+    index = _asn_index(asn_db, {int(e.key) for e in asn_entries}) if asn_entries else {}
+    for entry in active:
+        if entry.key_type in ("ip", "cidr"):
+            nets = [entry.network()]
+        elif entry.key_type == "asn":
+            nets = index.get(int(entry.key), [])
+            if not nets:
+                data.skipped.append(f"{entry.rule_id}: no networks in the ASN database; not rendered")
+        else:
+            continue
+        zone = zones.get(entry.zone) if entry.action == "throttle" else None
+        # per-rule throttles aggregate under a placeholder, then each network becomes one shared bucket
+        value = entry.code if zone is None or zone.per == "client" else f"{entry.code}:rule"
+        items.extend((net, value, entry.rule_id) for net in nets)
+
+    geo = render_geo(items, allowed_networks(allowlists, good_bots), data.skipped)
+    data.geo = [GeoEntry(g.network, f"{g.value[:-5]}:{g.network}", g.rules) if g.value.endswith(":rule") else g
+                for g in geo]
+    ua_entries = [e for e in active if e.key_type == "user_agent"]
+    data.ua_exact, data.ua_regex = render_user_agents(ua_entries, allowlists, zones, data.skipped)
+    data.map_hash_max_size, data.map_hash_bucket_size = map_hash_sizes(data.ua_exact)
+
+    used = {e.zone for e in active if e.action == "throttle"}
+    data.zones = [ZoneData(name=z.name, rate=z.rate, rate_milli=z.rate_milli, burst=z.burst, nodelay=z.nodelay,
+                           dry_run=z.dry_run, per=z.per, key_variable=f"proxygen_throttle_{z.name}")
+                  for name, z in sorted(zones.items()) if name in used]
+    return data

@@ -1,0 +1,281 @@
+"""Replay requests through the rules a build would apply, and count what each client would get.
+
+Per request, in nginx's order: the blocklist's geo/map decide block (403/444) or tarpit at server
+level; otherwise limit_req runs the location's limits (the blocklist's throttle zones first, then
+the site's own), with nginx's leaky bucket (proxygen.simulate.limit_req).
+
+Log timestamps are when nginx *finished* a request (second resolution); a request nginx delayed is
+logged after its delay, so replaying a log measures arrivals slightly late. Replaying a request
+sequence with exact arrival times (as the e2e test does) reproduces nginx exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from proxygen.simulate.limit_req import (DELAYED, DELAYED_DRY_RUN, NOT_LIMITED, PASSED, REJECTED,
+                                         REJECTED_DRY_RUN, Limit, Zones, check)
+from proxygen.simulate.rules import ALLOW, BlocklistRules, Decision, NO_RULE
+
+# What happened to a request (report columns, in this order).
+OUTCOMES = ("allowed", "delayed", "throttled", "blocked", "tarpitted", "dry_run_delayed", "dry_run_throttled")
+ALLOWED, DELAYED_O, THROTTLED, BLOCKED, TARPITTED, DRY_DELAYED, DRY_THROTTLED = range(7)
+_FROM_LIMIT = {PASSED: ALLOWED, NOT_LIMITED: ALLOWED, DELAYED: DELAYED_O, REJECTED: THROTTLED,
+               DELAYED_DRY_RUN: DRY_DELAYED, REJECTED_DRY_RUN: DRY_THROTTLED}
+HIT = (DELAYED_O, THROTTLED, BLOCKED, TARPITTED, DRY_DELAYED, DRY_THROTTLED)
+BLOCKLIST_THROTTLE_STATUS = 429
+
+
+@dataclass(frozen=True)
+class ZoneSpec:
+    """A site's `limit_req_zone`: `key` is the nginx expression (`$binary_remote_addr`, a constant...)."""
+
+    name: str
+    rate: int                       # milli-requests per second
+    key: str
+
+
+@dataclass(frozen=True)
+class LimitSpec:
+    zone: str
+    burst: int = 0
+    nodelay: bool = False
+    delay: int = 0
+
+
+@dataclass(frozen=True)
+class LocationLimits:
+    """The limit_req lines of one location, matched by path prefix (`= /x` for an exact match)."""
+
+    match: str
+    limits: tuple[LimitSpec, ...] = ()
+    dry_run: bool = False
+    status: int = 503               # nginx's default limit_req_status
+
+
+@dataclass
+class SiteLimits:
+    name: str
+    zones: dict[str, ZoneSpec] = field(default_factory=dict)
+    locations: list[LocationLimits] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str                       # one of OUTCOMES
+    status: int | None              # the status nginx returns itself (403/444/429/...); None = served
+    rule: str | None                # the blocklist rule or zone responsible
+    delay_ms: int = 0
+
+
+def _key_getter(expr: str, site_name: str):
+    """A function (ip, user_agent) -> key for the key expressions simulate understands."""
+    text = expr.strip()
+    if text in ("$binary_remote_addr", "$remote_addr", "$realip_remote_addr"):
+        return lambda ip, ua: ip
+    if text in ("$http_user_agent",):
+        return lambda ip, ua: ua or ""
+    if text in ("$binary_remote_addr$http_user_agent", "$remote_addr$http_user_agent"):
+        return lambda ip, ua: f"{ip}{ua or ''}"
+    if text in ("$server_name", "$host"):
+        return lambda ip, ua: site_name
+    if "$" not in text:
+        return lambda ip, ua: text
+    return None
+
+
+class Simulator:
+    """Feed requests in arrival order (`request()` one at a time, or `run()` on log batches)."""
+
+    def __init__(self, rules: BlocklistRules | None = None, site: SiteLimits | None = None):
+        self.rules = rules
+        self.site = site
+        self.zones = Zones()
+        self.warnings: list[str] = []
+        self._bl_limits: list[Limit] = []
+        self._bl_index: dict[str, int] = {}
+        if rules is not None:
+            for zone in rules.data.zones:
+                self._bl_index[zone.name] = len(self._bl_limits)
+                self._bl_limits.append(Limit(f"blocklist:{zone.name}", zone.rate_milli, zone.burst, zone.nodelay))
+        self._bl_dry_run = bool(rules and rules.data.zones and all(z.dry_run for z in rules.data.zones))
+        if rules is not None and any(z.dry_run for z in rules.data.zones) and not self._bl_dry_run:
+            self.warnings.append("some blocklist zones are dry-run and others are not; nginx's limit_req_dry_run "
+                                 "applies to a whole location, so all are simulated as enforced")
+        self._locations: list[tuple[LocationLimits, list[Limit], list]] = []
+        if site is not None:
+            for loc in site.locations:
+                limits, getters = [], []
+                for spec in loc.limits:
+                    zone = site.zones.get(spec.zone)
+                    if zone is None:
+                        self.warnings.append(f"{site.name}: location {loc.match}: unknown zone {spec.zone}; skipped")
+                        continue
+                    getter = _key_getter(zone.key, site.name)
+                    if getter is None:
+                        self.warnings.append(f"{site.name}: zone {zone.name}: key {zone.key!r} cannot be simulated "
+                                             "(only client address, user agent, host or constant keys); skipped")
+                        continue
+                    limits.append(Limit(zone.name, zone.rate, spec.burst, spec.nodelay, spec.delay))
+                    getters.append(getter)
+                self._locations.append((loc, limits, getters))
+            if self._bl_limits and any(loc.dry_run != self._bl_dry_run for loc, limits, _ in self._locations if limits):
+                self.warnings.append("blocklist throttle zones share locations whose limit_req_dry_run differs; "
+                                     "each location's own setting is simulated")
+        self._exact = {loc.match[2:]: i for i, (loc, _, _) in enumerate(self._locations) if loc.match.startswith("= ")}
+        self._prefixes = sorted(((loc.match, i) for i, (loc, _, _) in enumerate(self._locations)
+                                 if not loc.match.startswith("= ")), key=lambda t: -len(t[0]))
+        self._path_cache: dict[str, int] = {}
+
+    # -- routing
+
+    def location_for(self, path: str) -> int:
+        """Index of the location nginx would pick (exact, else longest prefix), -1 for none."""
+        hit = self._path_cache.get(path)
+        if hit is not None:
+            return hit
+        index = self._exact.get(path, -1)
+        if index < 0:
+            for prefix, i in self._prefixes:
+                if path.startswith(prefix):
+                    index = i
+                    break
+        if len(self._path_cache) < 1_000_000:
+            self._path_cache[path] = index
+        return index
+
+    def has_limits(self, location: int) -> bool:
+        return bool(self._bl_limits) or (location >= 0 and bool(self._locations[location][1]))
+
+    # -- one request
+
+    def decide(self, ip: str, user_agent: str | None) -> Decision:
+        return self.rules.decide(ip, user_agent) if self.rules is not None else NO_RULE
+
+    def request(self, time_ms: int, ip: str, user_agent: str | None = None, path: str = "/") -> Outcome:
+        decision = self.decide(ip, user_agent)
+        return self.apply(time_ms, ip, user_agent, decision, self.location_for(path))
+
+    def apply(self, time_ms: int, ip: str, user_agent: str | None, decision: Decision, location: int) -> Outcome:
+        action = decision.action
+        if action in ("block403", "block444"):
+            return Outcome("blocked", int(action[5:]), decision.rule)
+        if action == "tarpit":
+            return Outcome("tarpitted", None, decision.rule)
+        limits: list[Limit] = []
+        keys: list = []
+        rule_of_zone: dict[str, str] = {}
+        if self._bl_limits:
+            limits.extend(self._bl_limits)
+            keys.extend([None] * len(self._bl_limits))
+            for zone, key, rule in decision.throttles:
+                keys[self._bl_index[zone]] = key
+                rule_of_zone[f"blocklist:{zone}"] = rule or zone
+        dry_run, status = self._bl_dry_run, BLOCKLIST_THROTTLE_STATUS
+        if location >= 0:
+            loc, loc_limits, getters = self._locations[location]
+            if loc_limits:
+                limits.extend(loc_limits)
+                keys.extend(g(ip, user_agent) for g in getters)
+                dry_run, status = loc.dry_run, loc.status
+        if not limits:
+            return Outcome("allowed", None, None)
+        verdict = check(limits, keys, time_ms, self.zones, dry_run)
+        kind = OUTCOMES[_FROM_LIMIT[verdict.status]]
+        rule = None
+        if verdict.zone is not None:
+            rule = rule_of_zone.get(verdict.zone, verdict.zone)
+        return Outcome(kind, status if kind == "throttled" else None, rule, verdict.delay_ms)
+
+    # -- log batches
+
+    def run(self, batches, report=None):
+        """Replay polars DataFrames (columns client_ip, time, user_agent, path); returns a Report."""
+        from proxygen.simulate.report import Report
+
+        report = report or Report()
+        for frame in batches:
+            self._run_frame(frame, report)
+        report.warnings = list(self.warnings)
+        return report
+
+    def _run_frame(self, frame, report) -> None:
+        import polars as pl
+
+        df = frame.select(
+            pl.col("client_ip").cast(pl.Utf8).fill_null(""),
+            pl.col("time").dt.epoch("ms").alias("t"),
+            pl.col("user_agent").cast(pl.Utf8).fill_null(""),
+            pl.col("path").cast(pl.Utf8).fill_null("/"),
+        ).drop_nulls("t")
+        if df.height == 0:
+            return
+        # Decide once per distinct (ip, user agent) and location once per distinct path.
+        pairs = df.select("client_ip", "user_agent").unique()
+        decisions: list[Decision] = []
+        ids: dict[Decision, int] = {}
+        pair_ids = []
+        decide = self.decide
+        for ip, ua in zip(pairs["client_ip"].to_list(), pairs["user_agent"].to_list()):
+            d = decide(ip, ua)
+            i = ids.get(d)
+            if i is None:
+                i = ids[d] = len(decisions)
+                decisions.append(d)
+            pair_ids.append(i)
+        pairs = pairs.with_columns(pl.Series("did", pair_ids, dtype=pl.Int32))
+        paths = df.select("path").unique()
+        loc_ids = [self.location_for(p) for p in paths["path"].to_list()]
+        paths = paths.with_columns(pl.Series("loc", loc_ids, dtype=pl.Int32))
+        df = (df.with_row_index("row")
+              .join(pairs, on=["client_ip", "user_agent"], how="left")
+              .join(paths, on="path", how="left")
+              .sort("row"))
+
+        # Requests no limit can touch are decided by their (ip, user agent) alone.
+        static_outcome, static_rule = [], []
+        for d in decisions:
+            if d.action in ("block403", "block444"):
+                static_outcome.append(BLOCKED)
+            elif d.action == "tarpit":
+                static_outcome.append(TARPITTED)
+            else:
+                static_outcome.append(ALLOWED)
+            static_rule.append(d.rule if d.action not in ("", ALLOW, "throttle") else None)
+        terminal = [d.action in ("block403", "block444", "tarpit") for d in decisions]
+        limited_locs = [i for i in range(len(self._locations)) if self._locations[i][1]]
+        needs_loop = pl.lit(False)
+        if self._bl_limits:
+            needs_loop = pl.lit(True)
+        elif limited_locs:
+            needs_loop = pl.col("loc").is_in(limited_locs)
+        needs_loop = needs_loop & ~pl.col("did").is_in([i for i, t in enumerate(terminal) if t])
+        df = df.with_columns(needs_loop.alias("loop"))
+        looped = df.filter(pl.col("loop"))
+        codes = list(range(len(decisions)))
+        df = df.with_columns(
+            pl.col("did").replace_strict(codes, static_outcome, return_dtype=pl.Int8).alias("outcome"),
+            pl.col("did").replace_strict(codes, static_rule, return_dtype=pl.Utf8).alias("rule"))
+        if looped.height:
+            outs, rules = self._loop(looped, decisions)
+            patch = pl.DataFrame({"row": looped["row"], "o2": pl.Series(outs, dtype=pl.Int8),
+                                  "r2": pl.Series(rules, dtype=pl.Utf8)})
+            df = (df.join(patch, on="row", how="left")
+                  .with_columns(pl.coalesce("o2", "outcome").alias("outcome"),
+                                pl.when(pl.col("o2").is_not_null()).then(pl.col("r2")).otherwise(pl.col("rule"))
+                                .alias("rule"))
+                  .drop("o2", "r2"))
+        report.add_frame(df.select("client_ip", "t", "user_agent", "outcome", "rule"))
+
+    def _loop(self, looped, decisions: list[Decision]) -> tuple[list[int], list]:
+        outs: list[int] = []
+        rules: list = []
+        apply = self.apply
+        index = {name: i for i, name in enumerate(OUTCOMES)}
+        for t, ip, ua, did, loc in zip(looped["t"].to_list(), looped["client_ip"].to_list(),
+                                       looped["user_agent"].to_list(), looped["did"].to_list(),
+                                       looped["loc"].to_list()):
+            o = apply(t, ip, ua, decisions[did], loc)
+            outs.append(index[o.kind])
+            rules.append(o.rule)
+        return outs, rules

@@ -1,0 +1,153 @@
+"""What a simulation found: counts per client and per rule, and the legitimate-looking clients hit.
+
+"Legitimate-looking" means allowlisted (network or user agent), a verified good bot (claimed UA
+from its operator's published ranges), or a browser-like user agent at a low request rate: the
+clients a rule change must not hurt. They are listed whenever any request of theirs would be
+delayed, throttled, blocked or tarpitted (dry-run outcomes included).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from proxygen.simulate.engine import HIT, OUTCOMES
+
+_BROWSER = re.compile(r"^Mozilla/5\.0 \(.*(Chrome|Firefox|Safari|Edg)/")
+_BOTLIKE = re.compile(r"(?i)bot|crawl|spider|slurp|fetch|scrap|python|curl|wget|headless|http")
+
+
+@dataclass
+class ClientRow:
+    ip: str
+    user_agent: str
+    requests: int
+    counts: dict[str, int]
+    first_ms: int
+    last_ms: int
+
+    @property
+    def per_minute(self) -> float:
+        span = max(self.last_ms - self.first_ms, 60_000)
+        return self.requests * 60_000 / span
+
+    @property
+    def hit(self) -> int:
+        return sum(self.counts[OUTCOMES[i]] for i in HIT)
+
+
+@dataclass
+class Collateral:
+    client: ClientRow
+    why: str                                    # "allowlisted: ...", "verified Googlebot", "low-rate browser"
+
+
+@dataclass
+class Report:
+    frames: list = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    _clients: object = None
+    _rules: object = None
+
+    def add_frame(self, df) -> None:
+        """Fold one batch into running per-client and per-rule aggregates (keeps memory bounded)."""
+        import polars as pl
+
+        per_client = df.group_by("client_ip").agg(
+            pl.len().alias("requests"),
+            *[(pl.col("outcome") == i).sum().alias(name) for i, name in enumerate(OUTCOMES)],
+            pl.col("t").min().alias("first_ms"), pl.col("t").max().alias("last_ms"),
+            pl.col("user_agent").mode().first().alias("user_agent"),
+        )
+        per_rule = df.filter(pl.col("rule").is_not_null()).group_by("rule", "outcome").agg(pl.len().alias("n"))
+        self._clients = per_client if self._clients is None else self._merge_clients(pl.concat([self._clients, per_client]))
+        self._rules = per_rule if self._rules is None else (
+            pl.concat([self._rules, per_rule]).group_by("rule", "outcome").agg(pl.col("n").sum()))
+
+    @staticmethod
+    def _merge_clients(df):
+        import polars as pl
+
+        return df.group_by("client_ip").agg(
+            pl.col("requests").sum(), *[pl.col(name).sum() for name in OUTCOMES],
+            pl.col("first_ms").min(), pl.col("last_ms").max(), pl.col("user_agent").first())
+
+    # -- results
+
+    @property
+    def totals(self) -> dict[str, int]:
+        if self._clients is None:
+            return {"requests": 0, **{name: 0 for name in OUTCOMES}}
+        row = self._clients.select("requests", *OUTCOMES).sum().row(0, named=True)
+        return {k: int(v) for k, v in row.items()}
+
+    def clients(self, *, only_hit: bool = False, limit: int | None = None) -> list[ClientRow]:
+        """Clients, most affected first."""
+        import polars as pl
+
+        if self._clients is None:
+            return []
+        df = self._clients.with_columns(sum(pl.col(OUTCOMES[i]) for i in HIT).alias("_hit"))
+        if only_hit:
+            df = df.filter(pl.col("_hit") > 0)
+        df = df.sort(["_hit", "requests", "client_ip"], descending=[True, True, False])
+        if limit is not None:
+            df = df.head(limit)
+        return [ClientRow(ip=r["client_ip"], user_agent=r["user_agent"] or "", requests=r["requests"],
+                          counts={name: r[name] for name in OUTCOMES}, first_ms=r["first_ms"], last_ms=r["last_ms"])
+                for r in df.iter_rows(named=True)]
+
+    def client(self, ip: str) -> ClientRow | None:
+        import polars as pl
+
+        if self._clients is None:
+            return None
+        rows = self._clients.filter(pl.col("client_ip") == ip)
+        if rows.height == 0:
+            return None
+        r = rows.row(0, named=True)
+        return ClientRow(ip=ip, user_agent=r["user_agent"] or "", requests=r["requests"],
+                         counts={name: r[name] for name in OUTCOMES}, first_ms=r["first_ms"], last_ms=r["last_ms"])
+
+    def rules(self) -> dict[str, dict[str, int]]:
+        """rule or zone -> outcome -> requests."""
+        out: dict[str, dict[str, int]] = {}
+        if self._rules is None:
+            return out
+        for rule, outcome, n in self._rules.iter_rows():
+            out.setdefault(rule, {name: 0 for name in OUTCOMES})[OUTCOMES[outcome]] += n
+        return dict(sorted(out.items(), key=lambda kv: -sum(kv[1].values())))
+
+    def collateral(self, *, allowlists=None, good_bots=None, browser_max_per_minute: float = 30.0) -> list[Collateral]:
+        """Legitimate-looking clients that some request of would be delayed, throttled, blocked or tarpitted."""
+        out: list[Collateral] = []
+        for row in self.clients(only_hit=True):
+            why = legit_reason(row, allowlists, good_bots, browser_max_per_minute)
+            if why:
+                out.append(Collateral(row, why))
+        return out
+
+
+def legit_reason(row: ClientRow, allowlists, good_bots, browser_max_per_minute: float) -> str | None:
+    if allowlists is not None:
+        try:
+            net = allowlists.network_for(row.ip)
+        except ValueError:
+            net = None
+        if net is not None:
+            return f"allowlisted network {net.cidr} ({net.reason})"
+        ua = allowlists.user_agent_for(row.user_agent, row.ip)
+        if ua is not None:
+            return f"allowlisted user agent {ua.pattern!r} ({ua.reason})"
+    if good_bots is not None:
+        from proxygen.signals.good_bots import claimed_bot
+
+        bot = claimed_bot(row.user_agent)
+        if bot is not None:
+            how = good_bots.verify(bot, row.ip)
+            if how:
+                return f"verified {bot.name} ({how})"
+    if _BROWSER.search(row.user_agent) and not _BOTLIKE.search(row.user_agent) \
+            and row.per_minute <= browser_max_per_minute:
+        return f"browser at {row.per_minute:.1f} requests/min"
+    return None
