@@ -68,11 +68,13 @@ class SamplingSource:
     def __getattr__(self, name):
         return getattr(self._source, name)
 
-    def batches(self):
+    def batches(self, *args, columns=None, **kwargs):
         import polars as pl
 
+        if columns is not None:  # the reader may parse only the columns asked for: add the sample's
+            kwargs["columns"] = set(columns) | set(SAMPLE_COLUMNS)
         seen = None
-        for batch in self._source.batches():
+        for batch in self._source.batches(*args, **kwargs):
             cols = [c for c in SAMPLE_COLUMNS if c in batch.columns]
             head = batch.select(cols).group_by("client_ip", maintain_order=True).head(SAMPLES_PER_IP)
             if seen is not None:

@@ -53,6 +53,9 @@ def timeline_svg(analysis) -> str:
         if frame is None or frame.height == 0:
             continue
         color = COLORS[i % len(COLORS)]
+        # minutes without requests of this key are zeros, not a line drawn across the gap
+        frame = (total.select("minute").join(frame.select("minute", "requests"), on="minute", how="left")
+                 .fill_null(0))
         lines.append(f'<polyline class="series finding" fill="none" stroke="{color}" stroke-width="1.2" '
                      f'points="{_points(frame, t0, t1, ymax)}"><title>{escape(name)}</title></polyline>')
         legend.append(f'<span><i style="background:{color}"></i>{escape(name)}</span>')

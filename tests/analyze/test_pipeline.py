@@ -1,0 +1,139 @@
+"""The whole analysis on a labelled synthetic log (proxygen.synth), through the Python API."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections import Counter
+
+import pytest
+
+from proxygen.analyze.run import analyze
+from proxygen.model.allowlists import Allowlists
+from proxygen.report import json_report
+from proxygen.synth import generate, write_asn_mmdb
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    d = tmp_path_factory.mktemp("synth")
+    log = d / "access.log"
+    labels = generate(log, lines=30_000, seed=7)
+    db = write_asn_mmdb(d / "asn.mmdb")
+    return log, labels, db
+
+
+@pytest.fixture(scope="module")
+def result(synth):
+    log, _, db = synth
+    return analyze([str(log)], asn_db=db)
+
+
+def _ips_by_label(synth) -> dict[str, set[str]]:
+    log, labels, _ = synth
+    out: dict[str, set[str]] = {}
+    for line, label in zip(log.read_text().splitlines(), labels.read_text().splitlines()):
+        out.setdefault(label, set()).add(line.split(" ", 1)[0])
+    return out
+
+
+def test_summary_counts_the_log(result):
+    s = result.summary
+    assert (s.lines_read, s.parsed, s.malformed) == (30_000, 30_000, 0)
+    assert s.format == "main" and s.first_time < s.last_time and s.requests == 30_000
+
+
+def test_every_abusive_scenario_gets_a_rule_of_the_expected_kind(result, synth):
+    ips = _ips_by_label(synth)
+    rules = {(p["key_type"], p["key"]): p for p in result.proposals()}
+    ip_rules = {k for t, k in rules if t == "ip"}
+    ua_rules = {k for t, k in rules if t == "ua"}
+    asn_rules = {k for t, k in rules if t == "asn"}
+    assert ips["abuse:scraper"] <= ip_rules
+    assert ips["abuse:fake_googlebot"] <= ip_rules
+    assert ips["abuse:ignores_limits"] <= ip_rules
+    assert ips["abuse:probing"] <= ip_rules
+    assert {"GPTBot", "ClaudeBot", "Bytespider"} <= ua_rules
+    assert {"python-requests", "Scrapy", "Go-http-client", "curl/", "-"} <= ua_rules
+    assert asn_rules == {"136907"}  # the distributed crawl's cloud ASN, and no other network rule
+
+
+def test_no_rule_touches_legitimate_clients(result, synth):
+    ips = _ips_by_label(synth)
+    legit = set().union(*(v for k, v in ips.items() if k.startswith("legit:")))
+    for p in result.proposals():
+        if p["key_type"] == "ip":
+            assert p["key"] not in legit, p
+        if p["key_type"] == "cidr":
+            net = ipaddress.ip_network(p["key"])
+            assert not any(ipaddress.ip_address(i) in net for i in legit), p
+
+
+def test_real_googlebot_and_the_office_are_reported_but_observed(result):
+    by_key = {(f.key_type, f.key): f for f in result.findings}
+    googlebot = [f for f in result.findings if f.key_type == "ip" and f.key.startswith("66.249.")]
+    assert googlebot and all(f.action == "observe" and "verified googlebot" in f.allowlisted for f in googlebot)
+    office = by_key[("ip", "193.54.67.10")]
+    assert office.action == "observe" and office.allowlisted is None and "shared address" in office.why
+
+
+def test_findings_carry_evidence(result):
+    f = next(f for f in result.findings if f.key_type == "asn")
+    assert f.asn == 136907 and f.asn_org == "HUAWEI CLOUDS" and f.ips >= 300
+    assert f.requests > 0 and 0 < f.share < 1 and f.first_seen <= f.last_seen
+    assert f.detectors[0].detector == "distributed" and f.detectors[0].numbers["expensive_share"] > 0.9
+    assert len(f.samples) == 3 and all(s.split(" ", 1)[0].startswith(("124.243.", "159.138.")) for s in f.samples)
+    assert f.why.startswith("AS136907 (HUAWEI CLOUDS): ") and f.why.endswith(".")
+    ua = next(f for f in result.findings if f.key_type == "ua" and f.key == "GPTBot")
+    assert ua.ua_match == "contains" and ua.samples and all("GPTBot" in s for s in ua.samples)
+
+
+def test_ranking_puts_rules_first_then_score(result):
+    order = ["block", "throttle", "observe"]
+    ranks = [(order.index(f.action), -f.score) for f in result.findings]
+    assert ranks == sorted(ranks)
+
+
+def test_allowlists_turn_findings_into_observations(synth):
+    log, _, db = synth
+    allow = Allowlists.model_validate({
+        "networks": [{"cidr": "88.198.0.0/16", "reason": "partner crawler (test)"},
+                     {"cidr": "124.243.140.0/24", "reason": "partner inside the crawling cloud (test)"}],
+        "user_agents": [{"pattern": "GPTBot", "reason": "licensed AI partner (test)"}],
+    })
+    res = analyze([str(log)], asn_db=db, allowlists=allow)
+    by_key = {(f.key_type, f.key): f for f in res.findings}
+    scraper = [f for f in res.findings if f.key_type == "ip" and f.key.startswith("88.198.")]
+    assert scraper and all(f.action == "observe" and f.proposed_action == "block" for f in scraper)
+    assert all("allowlisted network 88.198.0.0/16" in f.allowlisted for f in scraper)
+    gpt = by_key[("ua", "GPTBot")]
+    assert gpt.action == "observe" and "licensed AI partner" in gpt.allowlisted
+    # the ASN rule would cover an allowlisted /24: refused, reported
+    asn = by_key[("asn", "136907")]
+    assert asn.action == "observe" and "124.243.140.0/24" in asn.allowlisted
+    proposals = res.proposals()
+    assert not any(p["key"].startswith("88.198.") or p["key"] in ("GPTBot", "136907") for p in proposals)
+
+
+def test_json_report_schema(result):
+    doc = json.loads(json_report.render(result))
+    assert doc["schema"] == "proxygen/crawlers-analyze/v1"
+    s = doc["summary"]
+    assert {"lines_read", "parsed", "malformed", "time_range", "requests", "ips", "findings", "rules"} <= set(s)
+    assert s["time_range"]["first"].endswith("Z") and s["rules"] == len(result.proposals())
+    required = {"key_type", "key", "action", "score", "detectors", "requests", "ips", "asn", "first_seen",
+                "last_seen", "samples", "why", "share", "asn_org", "allowlisted", "proposed_action"}
+    for f in doc["findings"]:
+        assert required <= set(f)
+        assert f["key_type"] in ("ip", "cidr", "asn", "ua") and f["action"] in ("block", "throttle", "observe")
+        assert isinstance(f["score"], int) and 0 <= f["score"] <= 100
+        assert all({"name", "action", "numbers", "why"} <= set(d) for d in f["detectors"])
+    assert Counter(f["key_type"] for f in doc["findings"])["ua"] >= 8
+
+
+def test_analysis_of_an_empty_log(tmp_path):
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    res = analyze([str(empty)], fmt="main")
+    assert res.findings == [] and res.summary.lines_read == 0
+    assert json.loads(json_report.render(res))["findings"] == []
