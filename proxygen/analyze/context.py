@@ -19,6 +19,7 @@ class Context:
     settings: CrawlerSettings = field(default_factory=CrawlerSettings)
     verifier: GoodBotVerifier = field(default_factory=GoodBotVerifier)
     dns: Any = None            # proxygen.signals.dns.DnsVerifier when --verify-dns
+    asn_lookup: Any = None     # ip -> ASN (int or None), when an ASN database is open
 
     def weights(self) -> dict[str, float]:
         return self.settings.weights()

@@ -192,6 +192,10 @@ def _allowlisted(ctx: Context, lookup: _Lookup, allowlists: Allowlists, f: Findi
             bot = verifier.search_asn(int(f.key))
             if bot:
                 return f"AS{f.key} is where {bot.operator}'s {bot.name} crawls from"
+        if ctx.asn_lookup is not None:
+            for net in allowlists.networks:
+                if ctx.asn_lookup(str(net.cidr.network_address)) == int(f.key):
+                    return f"AS{f.key} announces allowlisted network {net.cidr} ({net.reason})"
         return _members_reason(ctx, lookup, allowlists, f)
     if f.key_type == "ua":
         for ua in allowlists.user_agents:

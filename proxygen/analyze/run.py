@@ -109,13 +109,14 @@ def run_detectors(ctx: Context) -> list[Hit]:
 
 
 def analyze_traffic(traffic, *, settings: CrawlerSettings | None = None, allowlists: Allowlists | None = None,
-                    samples=None, verifier: GoodBotVerifier | None = None, dns=None) -> list[Finding]:
+                    samples=None, verifier: GoodBotVerifier | None = None, dns=None,
+                    asn_lookup=None) -> list[Finding]:
     """Findings from already aggregated traffic (by_ip, by_prefix, by_asn, by_ua tables)."""
     settings = settings or CrawlerSettings()
     by_ip, by_prefix, by_asn, by_ua = named_tables(traffic)
     ctx = Context(by_ip=by_ip, by_prefix=by_prefix, by_asn=by_asn, by_ua=by_ua,
                   total_requests=_total(traffic), settings=settings,
-                  verifier=verifier or GoodBotVerifier(settings.ranges_dir), dns=dns)
+                  verifier=verifier or GoodBotVerifier(settings.ranges_dir), dns=dns, asn_lookup=asn_lookup)
     return build_findings(ctx, run_detectors(ctx), allowlists or Allowlists(), samples=samples)
 
 
@@ -156,7 +157,8 @@ def analyze(paths: list[str], *, settings: CrawlerSettings | None = None, allowl
         from proxygen.signals.dns import DnsVerifier
 
         dns = DnsVerifier(timeout=settings.dns_timeout, cache_path=dns_cache)
-    findings = analyze_traffic(traffic, settings=settings, allowlists=allowlists, samples=sampling.samples, dns=dns)
+    findings = analyze_traffic(traffic, settings=settings, allowlists=allowlists, samples=sampling.samples, dns=dns,
+                               asn_lookup=(lambda ip: db.lookup(ip).asn) if db is not None else None)
     stats = source.stats
     summary = Summary(
         files=list(stats.files), format=getattr(source.format, "name", str(source.format)),

@@ -69,10 +69,19 @@ def test_no_rule_touches_legitimate_clients(result, synth):
             assert not any(ipaddress.ip_address(i) in net for i in legit), p
 
 
-def test_real_googlebot_and_the_office_are_reported_but_observed(result):
-    by_key = {(f.key_type, f.key): f for f in result.findings}
-    googlebot = [f for f in result.findings if f.key_type == "ip" and f.key.startswith("66.249.")]
-    assert googlebot and all(f.action == "observe" and "verified googlebot" in f.allowlisted for f in googlebot)
+def test_real_googlebot_and_the_office_are_reported_but_observed(synth):
+    from proxygen.model.crawlers import CrawlerSettings
+
+    # thresholds low enough that real Googlebot and the office trip the rate detector
+    strict = CrawlerSettings.model_validate({"thresholds": {"rate": {"throttle_cost_per_min": 10,
+                                                                     "block_cost_per_min": 20}}})
+    log, _, db = synth
+    res = analyze([str(log)], asn_db=db, settings=strict)
+    by_key = {(f.key_type, f.key): f for f in res.findings}
+    googlebot = [f for f in res.findings if f.key_type == "ip" and f.key.startswith("66.249.")]
+    assert len(googlebot) >= 10  # of its 12 addresses; the quietest stay under min_requests
+    assert all(f.action == "observe" and f.proposed_action == "block" and "verified googlebot" in f.allowlisted
+               for f in googlebot)
     office = by_key[("ip", "193.54.67.10")]
     assert office.action == "observe" and office.allowlisted is None and "shared address" in office.why
 
@@ -104,11 +113,11 @@ def test_allowlists_turn_findings_into_observations(synth):
     res = analyze([str(log)], asn_db=db, allowlists=allow)
     by_key = {(f.key_type, f.key): f for f in res.findings}
     scraper = [f for f in res.findings if f.key_type == "ip" and f.key.startswith("88.198.")]
-    assert scraper and all(f.action == "observe" and f.proposed_action == "block" for f in scraper)
+    assert scraper and all(f.action == "observe" and f.proposed_action != "observe" for f in scraper)
     assert all("allowlisted network 88.198.0.0/16" in f.allowlisted for f in scraper)
     gpt = by_key[("ua", "GPTBot")]
     assert gpt.action == "observe" and "licensed AI partner" in gpt.allowlisted
-    # the ASN rule would cover an allowlisted /24: refused, reported
+    # the ASN announces an allowlisted /24 (no request from it in the log): the ASN rule is refused
     asn = by_key[("asn", "136907")]
     assert asn.action == "observe" and "124.243.140.0/24" in asn.allowlisted
     proposals = res.proposals()
