@@ -111,22 +111,40 @@ def format_loc(loc: Loc) -> str:
 
 
 def problems_from_validation(err: ValidationError, doc: Document, prefix: Loc = (), model: Any = None) -> list[Problem]:
-    """Turn pydantic's errors into positioned problems, dropping pydantic's internal union tags."""
-    problems = []
+    """Turn pydantic's errors into positioned problems.
+
+    pydantic tags errors inside a union with the branch (`basic_auth.BasicAuth.realm`,
+    `literal[False]`); the tags are dropped, and when one branch reached deeper into what
+    the user wrote, the shallower "should be False/None" errors of the other branches go.
+    """
+    found: list[tuple[Loc, str]] = []
     for e in err.errors(include_url=False):
-        loc = tuple(p for p in e["loc"] if not _is_internal(p))
+        loc: Loc = ()
+        for part in e["loc"]:
+            if _is_internal(part, prefix + loc + (part,), doc):
+                continue
+            loc += (part,)
         message = e["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, "):]
         if e["type"] == "extra_forbidden":
             message = "unknown field" + _did_you_mean(loc, model)
+        if (loc, message) not in found:
+            found.append((loc, message))
+    problems = []
+    for loc, message in found:
+        if any(other[:len(loc)] == loc and len(other) > len(loc) for other, _ in found):
+            continue  # a more specific error exists inside this field
         problems.append(Problem(doc.position(prefix + loc), format_loc(prefix + loc), message))
     return problems
 
 
-def _is_internal(part: Any) -> bool:
-    # pydantic adds tags like 'function-after[...]' or model names for unions
-    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+def _is_internal(part: Any, full_loc: Loc, doc: Document) -> bool:
+    """pydantic's union-branch tags: 'function-after[...]', 'literal[False]', model class names."""
+    if not isinstance(part, str) or full_loc in doc.positions:
+        return False
+    return "[" in part or part.startswith("function-") or part in ("none", "str", "int", "bool") or (
+        part[:1].isupper() and part.isalnum())
 
 
 def _did_you_mean(loc: Loc, model: Any) -> str:
