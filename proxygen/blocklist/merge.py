@@ -296,9 +296,13 @@ def merge_proposals(blocklists_dir, proposals: list[Proposal], *, allowlists=Non
         if entry.identity in by_id:
             i = by_id[entry.identity]
             old = entries[i]
-            if old.code != entry.code:
+            if old.code != entry.code and entry.severity > old.severity:
                 entries[i] = entry.with_(created=old.created)
+                if zone is not None:
+                    zones.setdefault(zone.name, zone)
                 summary.extended.append(entries[i])
+            elif old.code != entry.code and entry.severity <= old.severity:
+                summary.unchanged.append((p, f"already listed with the stronger action {old.code}"))
             elif old.expires is not None and entry.expires > old.expires:
                 entries[i] = old.with_(expires=entry.expires, evidence=entry.evidence or old.evidence)
                 summary.extended.append(entries[i])
