@@ -252,31 +252,47 @@ def validate_route_classes(route_classes) -> list[tuple[str, str]]:
     return out
 
 
-def ip_prefixes(ips: list[str], v4_len: int, v6_len: int) -> list[str | None]:
-    """The network prefix (e.g. 192.0.2.0/24) of each address; the raw value when it is not an address."""
-    out: list[str | None] = []
-    cache: dict[str, str] = {}
-    for ip in ips:
-        if ip is None:
-            out.append(None)
-            continue
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            out.append(ip)
-            continue
-        if addr.version == 4:
-            head = ip.rsplit(".", 1)[0] if v4_len == 24 else None
-            if head is not None:
-                out.append(cache.get(head) or cache.setdefault(head, f"{head}.0/24"))
+def ip_prefixes(ips: "pl.Series", v4_len: int, v6_len: int) -> "pl.Series":
+    """The network prefix (e.g. 192.0.2.0/24) of each address; the raw value when it is not an address.
+
+    IPv4 is done in polars (it is most of the addresses); IPv6 with the socket module.
+    """
+    import socket
+
+    import polars as pl
+
+    frame = ips.rename("ip").to_frame()
+    v4 = pl.col("ip").str.contains(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
+    octets = pl.col("ip").str.split_exact(".", 3)
+    parts = [octets.struct.field(f"field_{i}").cast(pl.Int64, strict=False) for i in range(4)]
+    as_int = parts[0] * (1 << 24) + parts[1] * (1 << 16) + parts[2] * (1 << 8) + parts[3]
+    net = as_int - as_int % (1 << (32 - v4_len))
+    v4_text = pl.concat_str([(net // (1 << 24)).cast(pl.Utf8), (net // (1 << 16) % 256).cast(pl.Utf8),
+                             (net // (1 << 8) % 256).cast(pl.Utf8), (net % 256).cast(pl.Utf8)],
+                            separator=".") + f"/{v4_len}"
+    valid = pl.all_horizontal([(p >= 0) & (p <= 255) for p in parts]).fill_null(False)
+    out = frame.select(pl.when(v4 & valid).then(v4_text)
+                       .otherwise(None).alias("prefix"), v4.alias("_v4"))
+    prefix = out["prefix"]
+    others = out.with_row_index("i").filter(pl.col("prefix").is_null() & ips.is_not_null())
+    if others.height:
+        values: list[str | None] = []
+        masks = {}
+        for ip in ips.gather(others["i"]).to_list():
+            try:
+                packed = socket.inet_pton(socket.AF_INET6, ip)
+            except (OSError, ValueError):
+                values.append(ip)  # not an address: its own group
                 continue
-            out.append(str(ipaddress.ip_network(f"{ip}/{v4_len}", strict=False)))
-        else:
-            if addr.ipv4_mapped:
-                out.append(str(ipaddress.ip_network(f"{addr.ipv4_mapped}/{v4_len}", strict=False)))
-            else:
-                out.append(str(ipaddress.ip_network(f"{ip}/{v6_len}", strict=False)))
-    return out
+            if packed[:12] == b"\0" * 10 + b"\xff\xff":  # IPv4-mapped
+                number = int.from_bytes(packed[12:], "big") & (((1 << 32) - 1) ^ ((1 << (32 - v4_len)) - 1))
+                values.append(f"{socket.inet_ntop(socket.AF_INET, number.to_bytes(4, 'big'))}/{v4_len}")
+                continue
+            m = masks.get(v6_len) or masks.setdefault(v6_len, ((1 << 128) - 1) ^ ((1 << (128 - v6_len)) - 1))
+            number = int.from_bytes(packed, "big") & m
+            values.append(f"{socket.inet_ntop(socket.AF_INET6, number.to_bytes(16, 'big'))}/{v6_len}")
+        prefix = prefix.scatter(others["i"], pl.Series(values, dtype=pl.Utf8))
+    return prefix.alias("prefix")
 
 
 # --------------------------------------------------------------------------- aggregate
@@ -317,50 +333,60 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     first_lim_ua = None
 
     rc_expr = _route_class_expr(classes)
-    sums = [pl.col(c).sum() for c in count_cols if c != "requests"]
+    lim = pl.col("_lim")
+    per_key = [
+        pl.len().cast(pl.UInt32).alias("requests"),
+        *[(pl.col("_cls") == n).sum().cast(pl.UInt32).alias(f"s{n}xx") for n in (2, 3, 4, 5)],
+        lim.sum().cast(pl.UInt32).alias("limited"),
+        pl.col("bytes").sum().alias("bytes"),
+        *[(pl.col("_rc") == i).sum().cast(pl.UInt32).alias(f"rc_{name}") for i, name in enumerate(class_names)],
+        *[pl.col(f"flag_{name}").sum().cast(pl.UInt32).alias(f"flag_{name}") for name in flags],
+        pl.col("time").min().alias("first_seen"), pl.col("time").max().alias("last_seen"),
+        pl.col("time").filter(lim).min().alias("first_limited"),
+    ]
+    per_minute_aggs = [pl.len().cast(pl.UInt32).alias("requests"), lim.sum().cast(pl.UInt32).alias("limited")]
 
-    for batch in source.batches():
+    needed = {"client_ip", "time", "path", "query", "status", "bytes", "user_agent"}
+    for expr in flags.values():
+        needed.update(expr.meta.root_names())
+    for batch in source.batches(columns=needed):
         status = pl.col("status")
         lines = batch.select(
             pl.col("client_ip").hash().alias("ip_h"),
             pl.col("user_agent").hash().alias("ua_h"),
-            pl.col("time"),
+            pl.col("client_ip"), pl.col("user_agent"), pl.col("time"),
             (pl.col("time").dt.epoch("s") // 60).cast(pl.Int32).alias("minute"),
-            ((status >= 200) & (status < 300)).cast(pl.UInt32).alias("s2xx"),
-            ((status >= 300) & (status < 400)).cast(pl.UInt32).alias("s3xx"),
-            ((status >= 400) & (status < 500)).cast(pl.UInt32).alias("s4xx"),
-            ((status >= 500) & (status < 600)).cast(pl.UInt32).alias("s5xx"),
+            (status // 100).cast(pl.Int8).alias("_cls"),
             status.is_in([429, 503]).fill_null(False).alias("_lim"),
             pl.col("bytes").fill_null(0),
             rc_expr.alias("_rc"),
-            pl.struct(pl.col("path"), pl.col("query")).hash().alias("h"),
-            *[expr.fill_null(False).cast(pl.UInt32).alias(f"flag_{name}") for name, expr in flags.items()],
-        ).with_columns(
-            pl.col("_lim").cast(pl.UInt32).alias("limited"),
-            pl.when(pl.col("_lim")).then(pl.col("time")).alias("_lim_time"),
-            *[(pl.col("_rc") == i).cast(pl.UInt32).alias(f"rc_{name}") for i, name in enumerate(class_names)],
+            (pl.col("path").hash() ^ pl.col("query").hash()).alias("h"),
+            *[expr.fill_null(False).alias(f"flag_{name}") for name, expr in flags.items()],
         )
-        fine = lines.group_by("ip_h", "ua_h", "minute").agg(
-            pl.len().cast(pl.UInt32).alias("requests"), *sums,
-            pl.col("time").min().alias("first_seen"), pl.col("time").max().alias("last_seen"),
-            pl.col("_lim_time").min().alias("first_limited"),
-        )
-        ipkeys = batch.select(pl.col("client_ip").hash().alias("ip_h"), pl.col("client_ip").alias("key")).unique("ip_h")
-        uakeys = batch.select(pl.col("user_agent").hash().alias("ua_h"), pl.col("user_agent").alias("key")).unique("ua_h")
-        reagg = [pl.col(c).sum() for c in count_cols] + [
-            pl.col("first_seen").min(), pl.col("last_seen").max(), pl.col("first_limited").min()]
-        ip_part.add(fine.group_by("ip_h").agg(reagg).join(ipkeys, on="ip_h"))
-        ua_part.add(fine.group_by("ua_h").agg(reagg).join(uakeys, on="ua_h"))
-        ip_ua.add(fine.group_by("ip_h", "ua_h").agg(pl.col("requests").sum()))
-        ip_min.add(fine.group_by("ip_h", "minute").agg(pl.col("requests").sum(), pl.col("limited").sum()))
-        ua_min.add(fine.group_by("ua_h", "minute").agg(pl.col("requests").sum(), pl.col("limited").sum()))
-        per_min.add(fine.group_by("minute").agg(pl.col("requests").sum(), pl.col("limited").sum()))
-        ip_sketch.add(lines.select("ip_h", "h").unique())
-        ua_sketch.add(lines.select("ua_h", "h").unique())
+        lazy = lines.lazy()
+        (ip_batch, ua_batch, ip_ua_batch, ip_min_batch, ua_min_batch, per_min_batch,
+         ip_pairs, ua_pairs) = pl.collect_all([
+            lazy.group_by("ip_h").agg(*per_key, pl.col("client_ip").first().alias("key")),
+            lazy.group_by("ua_h").agg(*per_key, pl.col("user_agent").first().alias("key")),
+            lazy.group_by("ip_h", "ua_h").agg(pl.len().cast(pl.UInt32).alias("requests")),
+            lazy.group_by("ip_h", "minute").agg(per_minute_aggs),
+            lazy.group_by("ua_h", "minute").agg(per_minute_aggs),
+            lazy.group_by("minute").agg(per_minute_aggs),
+            lazy.select("ip_h", "h").unique(),
+            lazy.select("ua_h", "h").unique(),
+        ])
+        ip_part.add(ip_batch)
+        ua_part.add(ua_batch)
+        ip_ua.add(ip_ua_batch)
+        ip_min.add(ip_min_batch)
+        ua_min.add(ua_min_batch)
+        per_min.add(per_min_batch)
+        ip_sketch.add(ip_pairs)
+        ua_sketch.add(ua_pairs)
 
         # after_limited: requests later than the key's first 429/503 (earlier batches included)
-        first_lim_ip = _after_limited(lines, fine, "ip_h", first_lim_ip, after_ip)
-        first_lim_ua = _after_limited(lines, fine, "ua_h", first_lim_ua, after_ua)
+        first_lim_ip = _after_limited(lines, ip_batch, "ip_h", first_lim_ip, after_ip)
+        first_lim_ua = _after_limited(lines, ua_batch, "ua_h", first_lim_ua, after_ua)
 
     stats = source.stats
     totals = Totals(lines=stats.lines_read, parsed=stats.parsed, malformed=stats.malformed,
@@ -384,17 +410,16 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
                    on="ip_h", how="left")
              .join(rates_ip, on="ip_h", how="left")
              .join(top_ip, on="ip_h", how="left"))
-    ips = by_ip["key"].to_list()
-    prefixes = ip_prefixes(ips, prefix_v4, prefix_v6)
+    prefixes = ip_prefixes(by_ip["key"], prefix_v4, prefix_v6)
     if db is not None:
-        asns, orgs = db.lookup_many(ips)
+        asns, orgs = db.lookup_many(by_ip["key"].to_list())
         asn_message = None
     else:
-        asns, orgs = [None] * len(ips), [None] * len(ips)
+        asns, orgs = [None] * by_ip.height, [None] * by_ip.height
         asn_message = HOW_TO_GET_A_DATABASE
     by_ip = by_ip.with_columns(
         pl.Series("asn", asns, dtype=pl.Int64), pl.Series("asn_org", orgs, dtype=pl.Utf8),
-        pl.Series("prefix", prefixes, dtype=pl.Utf8),
+        prefixes,
         pl.col("after_limited").fill_null(0).cast(pl.UInt32),
     )
     membership = by_ip.select("ip_h", "prefix", "asn", "asn_org")
@@ -434,6 +459,8 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     ordered = ["key", "requests", "distinct_paths", "s2xx", "s3xx", "s4xx", "s5xx", "limited", "after_limited",
                "bytes", "first_seen", "last_seen", *[f"rc_{c}" for c in class_names],
                *[f"flag_{f}" for f in flags], "peak_rpm", "sustained_rpm"]
+    clamp = pl.min_horizontal("distinct_paths", pl.col("requests").cast(pl.Int64)).alias("distinct_paths")
+    by_ip, by_prefix, by_asn, by_ua = (t.with_columns(clamp) for t in (by_ip, by_prefix, by_asn, by_ua))
     by_ip = by_ip.select(*ordered, "top_ua", "n_uas", "asn", "asn_org", "prefix").sort("requests", descending=True)
     by_prefix = by_prefix.select(*ordered, "top_ua", "n_uas", "ips", "asn", "asn_org").sort("requests",
                                                                                            descending=True)
@@ -505,13 +532,10 @@ def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ua_t
     minutes = ip_min.join(member, on="ip_h").group_by("key", "minute").agg(pl.col("requests").sum(),
                                                                           pl.col("limited").sum())
     rates = _rates(minutes, "key")
-    first_lim_minute = (by_ip.filter(pl.col("limited") > 0).join(member, on="ip_h", how="inner")
-                        if "ip_h" in by_ip.columns else None)
     # first minute with a 429/503, then requests in later minutes (minute resolution)
     lim_start = minutes.filter(pl.col("limited") > 0).group_by("key").agg(pl.col("minute").min().alias("_lm"))
     after = (minutes.join(lim_start, on="key").filter(pl.col("minute") > pl.col("_lm"))
              .group_by("key").agg(pl.col("requests").sum().cast(pl.UInt32).alias("after_limited")))
-    del first_lim_minute
     uas = ip_ua.join(member, on="ip_h").group_by("key", "ua_h").agg(pl.col("requests").sum())
     top = _top_ua(uas, "key", ua_tab)
     sketch = trim_sketch(ip_sketch.join(member, on="ip_h").select("key", "h").unique(), "key")

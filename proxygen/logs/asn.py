@@ -83,10 +83,13 @@ class AsnDb:
             if record is None:
                 asns.append(None)
                 orgs.append(None)
-                continue
-            info = _record_to_info(record)
-            asns.append(info.asn)
-            orgs.append(info.org)
+            elif "autonomous_system_number" in record:  # GeoLite2-ASN / DB-IP shape: the fast path
+                asns.append(record["autonomous_system_number"])
+                orgs.append(record.get("autonomous_system_organization"))
+            else:
+                info = _record_to_info(record)
+                asns.append(info.asn)
+                orgs.append(info.org)
         return asns, orgs
 
     def close(self) -> None:

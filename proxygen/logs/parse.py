@@ -59,17 +59,65 @@ def _time_expr(fmt: LogFormat) -> pl.Expr:
     return pl.lit(None, dtype=pl.Datetime("us", "UTC"))
 
 
-def parse_lines(lines: pl.Series, fmt: LogFormat) -> tuple[pl.DataFrame, pl.Series]:
+#: Variables each standard column is made from.
+_SOURCES = {
+    "client_ip": ("remote_addr", "http_x_forwarded_for"),
+    "time": ("time_local", "time_iso8601", "msec"),
+    "method": ("request",), "path": ("request",), "query": ("request",), "protocol": ("request",),
+    "status": ("status",), "bytes": ("body_bytes_sent", "bytes_sent"), "referer": ("http_referer",),
+    "user_agent": ("http_user_agent",),
+}
+
+
+def needed_variables(fmt: LogFormat, columns: set[str] | None) -> frozenset[str] | None:
+    """The variables to capture to produce `columns` (None = all). Time is always needed (filters, stats)."""
+    if columns is None:
+        return None
+    want = set(columns) | {"time"}
+    out: set[str] = set()
+    for col in want:
+        if col in _SOURCES:
+            out.update(v for v in _SOURCES[col] if v in fmt.variables)
+        elif col in fmt.variables:
+            out.add(col)
+    if "request" in out:
+        out.update(c for c in ("method", "path", "query", "protocol") if c in want)
+    return frozenset(out)
+
+
+def _extract(lines: pl.Series, fmt: LogFormat, capture: frozenset[str] | None) -> pl.DataFrame:
+    """Run the fast regex, then the general one on the lines it rejected. Returns groups + line_index."""
+    fast = lines.str.extract_groups(fmt.line_regex(capture, fast=True)).struct.unnest()
+    fast = fast.with_row_index("line_index")
+    key = fast.columns[1]
+    missed = fast.filter(pl.col(key).is_null())
+    if missed.height == 0:
+        return fast.with_columns(pl.lit(True).alias("_matched"))
+    slow_capture = None if capture is None else capture | ({"request"} if "request" in fmt.variables and (
+        capture & {"method", "path", "query", "protocol", "request"}) else set())
+    slow = (lines.gather(missed["line_index"]).str.extract_groups(fmt.line_regex(slow_capture, fast=False))
+            .struct.unnest())
+    if "request" in slow.columns:
+        split = slow["request"].str.extract_groups(_REQUEST).struct.unnest()
+        slow = pl.concat([slow, split.select([c for c in split.columns if c in fast.columns])], how="horizontal")
+        if capture is not None and "request" not in capture:
+            slow = slow.drop("request")
+    slow = slow.with_columns(missed["line_index"]).select(fast.columns)
+    return pl.concat([fast.filter(pl.col(key).is_not_null()), slow]).sort("line_index").with_columns(
+        pl.col(key).is_not_null().alias("_matched"))
+
+
+def parse_lines(lines: pl.Series, fmt: LogFormat, columns: set[str] | None = None) -> tuple[pl.DataFrame, pl.Series]:
     """Parse a Series of lines: (typed frame of parsed lines with a `line_index` column, indexes of malformed lines).
 
     `line_index` is the 0-based position of each line in `lines`, so callers can report
-    file:line for samples and keep input order.
+    file:line for samples and keep input order. `columns` limits the output to those columns
+    (plus `line_index` and `time`), which skips capturing the other variables: faster.
     """
-    groups = lines.str.extract_groups(fmt.regex).struct.unnest()
-    first = fmt.variables[0]
-    groups = groups.with_row_index("line_index")
+    capture = needed_variables(fmt, columns)
+    groups = _extract(lines, fmt, capture)
+    v = set(groups.columns)
     std: list[pl.Expr] = []
-    v = set(fmt.variables)
     if "remote_addr" in v:
         std.append(pl.col("remote_addr").alias("client_ip"))
     elif "http_x_forwarded_for" in v:
@@ -77,8 +125,8 @@ def parse_lines(lines: pl.Series, fmt: LogFormat) -> tuple[pl.DataFrame, pl.Seri
     else:
         std.append(pl.lit(None, dtype=pl.Utf8).alias("client_ip"))
     std.append(_time_expr(fmt).alias("time"))
-    if "request" in v:
-        std.append(pl.col("request").str.extract_groups(_REQUEST).alias("_req"))
+    for name in ("method", "path", "query", "protocol"):
+        std.append(pl.col(name) if name in v else pl.lit(None, dtype=pl.Utf8).alias(name))
     std.append(pl.col("status").cast(pl.Int32, strict=False).alias("status") if "status" in v
                else pl.lit(None, dtype=pl.Int32).alias("status"))
     size = "body_bytes_sent" if "body_bytes_sent" in v else ("bytes_sent" if "bytes_sent" in v else None)
@@ -89,19 +137,13 @@ def parse_lines(lines: pl.Series, fmt: LogFormat) -> tuple[pl.DataFrame, pl.Seri
     std.append(pl.col("http_user_agent").alias("user_agent") if "http_user_agent" in v
                else pl.lit(None, dtype=pl.Utf8).alias("user_agent"))
     others = [pl.col(name) if name in _KEEP_RAW else _null_dash(name)
-              for name in fmt.variables if name not in _MAPPED or name in _KEEP_RAW]
-    if "bytes_sent" in v and size == "bytes_sent":
-        others = [o for o in others if o.meta.output_name() != "bytes_sent"]
-    frame = groups.select(pl.col("line_index"), pl.col(first).is_not_null().alias("_matched"), *std, *others)
-    if "request" in v:
-        frame = frame.unnest("_req")
-    else:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias(c) for c in ("method", "path", "query",
-                                                                                  "protocol"))
+              for name in fmt.variables if name in v and (name not in _MAPPED or name in _KEEP_RAW)
+              and name != size]
+    frame = groups.select(pl.col("line_index"), pl.col("_matched"), *std, *others)
     ok = pl.col("_matched") & pl.col("time").is_not_null()
     malformed = frame.filter(~ok)["line_index"]
     frame = frame.filter(ok).drop("_matched")
-    # standard columns first, in a fixed order, then the format's own variables
-    ordered = ["line_index", *STANDARD_COLUMNS, *[c for c in frame.columns
-                                                    if c not in STANDARD_COLUMNS and c != "line_index"]]
-    return frame.select(ordered), malformed
+    if columns is not None:
+        keep = set(columns) | {"time"}
+        frame = frame.select(c for c in frame.columns if c in keep or c == "line_index")
+    return frame, malformed

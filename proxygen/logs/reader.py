@@ -35,11 +35,11 @@ class InputFile:
 
 @dataclass
 class RawChunk:
-    """Whole lines of one input: decoded text without the final newline."""
+    """Whole lines of one input: raw bytes without the final newline."""
 
     name: str
     first_line: int  # 1-based line number of the chunk's first line in its input
-    text: str
+    data: bytes
     n_lines: int
     long_lines: list[tuple[int, int]] = field(default_factory=list)  # (line number, length) skipped
 
@@ -158,7 +158,7 @@ def _chunks_of(name: str, blocks: Iterator[bytes], messages: list[str]) -> Itera
             if nl < 0:
                 skipping = (skipping[0], skipping[1] + len(block))
                 continue
-            messages.append(_long_line_message(name, skipping[0], skipping[1] + nl))
+            yield RawChunk(name, skipping[0], b"", 0, [(skipping[0], skipping[1] + nl)])
             line_no = skipping[0] + 1
             skipping = None
             block = block[nl + 1:]
@@ -176,52 +176,24 @@ def _chunks_of(name: str, blocks: Iterator[bytes], messages: list[str]) -> Itera
             skipping = (line_no + data.count(b"\n", 0, cut + 1), len(carry))
             carry = b""
         chunk = _make_chunk(name, line_no, data[:cut], messages)
-        line_no += chunk.n_lines + len(chunk.long_lines)
+        line_no += chunk.n_lines
         yield chunk
     if skipping is not None:
-        messages.append(_long_line_message(name, skipping[0], skipping[1]))
+        yield RawChunk(name, skipping[0], b"", 0, [(skipping[0], skipping[1])])
     elif carry:
         yield _make_chunk(name, line_no, carry, messages)
     if not saw_any:
         messages.append(f"{name}: empty file, nothing to read")
 
 
-def _long_line_message(name: str, line_no: int, length: int) -> str:
+def long_line_message(name: str, line_no: int, length: int) -> str:
     return (f"{name}:{line_no}: line of {length:,} bytes skipped (longer than {MAX_LINE_BYTES:,} bytes; "
             "not a log line); counted as malformed")
 
 
 def _make_chunk(name: str, first_line: int, data: bytes, messages: list[str]) -> RawChunk:
-    """Decode one block of whole lines; drop (and report) any over-long line in it."""
-    long_lines: list[tuple[int, int]] = []
-    if len(data) > MAX_LINE_BYTES and _has_long_line(data):
-        kept = []
-        for offset, line in enumerate(data.split(b"\n")):
-            if len(line) > MAX_LINE_BYTES:
-                long_lines.append((first_line + offset, len(line)))
-                messages.append(_long_line_message(name, first_line + offset, len(line)))
-                kept.append(b"")  # keep numbering; blank lines are ignored later
-            else:
-                kept.append(line)
-        data = b"\n".join(kept)
-        long_lines_count = len(long_lines)
-    else:
-        long_lines_count = 0
-    text = data.decode("utf-8", errors="replace")
-    n_lines = data.count(b"\n") + 1
-    chunk = RawChunk(name, first_line, text, n_lines - long_lines_count, long_lines)
-    return chunk
-
-
-def _has_long_line(data: bytes) -> bool:
-    start = 0
-    size = len(data)
-    while start < size:
-        nl = data.find(b"\n", start, start + MAX_LINE_BYTES + 1)
-        if nl < 0:
-            return size - start > MAX_LINE_BYTES
-        start = nl + 1
-    return False
+    """Wrap one block of whole lines (over-long lines inside it are found later, in polars)."""
+    return RawChunk(name, first_line, data, data.count(b"\n") + 1)
 
 
 def read_chunks(inputs: list[InputFile], messages: list[str],

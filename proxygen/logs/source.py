@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
 from proxygen.errors import ProxygenError, UsageError
 from proxygen.logs.formats import LogFormat, candidate_formats, resolve_format
-from proxygen.logs.reader import InputFile, expand_inputs, peek_lines, read_chunks
+from proxygen.logs.reader import (MAX_LINE_BYTES, InputFile, expand_inputs, long_line_message, peek_lines,
+                                  read_chunks)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -93,8 +94,12 @@ class LogSource:
             return None
         return sum(i.size or 0 for i in self.inputs)
 
-    def batches(self) -> Iterator["pl.DataFrame"]:
-        """Yield typed DataFrames (see `proxygen.logs.parse` for the columns), in input order."""
+    def batches(self, columns: set[str] | None = None) -> Iterator["pl.DataFrame"]:
+        """Yield typed DataFrames (see `proxygen.logs.parse` for the columns), in input order.
+
+        `columns` restricts the output to those columns (plus `time` and `line_number`); the
+        parser then skips capturing the other variables, which is markedly faster.
+        """
         import polars as pl
 
         from proxygen.logs.parse import parse_lines
@@ -106,28 +111,38 @@ class LogSource:
         stats = self.stats = LogStats(files=self.stats.files)
         messages = stats.messages
         for chunk in read_chunks(self.inputs, messages, self.progress, self._stdin, self._stdin_head):
-            for line_no, length in chunk.long_lines:
+            long_lines = list(chunk.long_lines)
+            if chunk.n_lines == 0:
+                lines = pl.Series("line", [], dtype=pl.Utf8)
+            else:
+                lines = _split_lines(chunk.data)
+            numbered = lines.to_frame("line").with_row_index("line_index")
+            lengths = lines.str.len_bytes()
+            if lengths.max() is not None and lengths.max() > MAX_LINE_BYTES:
+                too_long = numbered.filter(lengths > MAX_LINE_BYTES)
+                long_lines += [(chunk.first_line + int(i), int(n)) for i, n in
+                               zip(too_long["line_index"], too_long["line"].str.len_bytes())]
+                numbered = numbered.filter(lengths <= MAX_LINE_BYTES)
+                lengths = numbered["line"].str.len_bytes()
+            for line_no, length in long_lines:
                 stats.lines_read += 1
                 stats.malformed += 1
+                messages.append(long_line_message(chunk.name, line_no, length))
                 if len(stats.malformed_samples) < MAX_SAMPLES:
                     stats.malformed_samples.append(MalformedSample(chunk.name, line_no,
                                                                    f"<{length:,}-byte line skipped>"))
-            lines = pl.Series("line", [chunk.text]).str.split("\n").explode()
-            if "\r" in chunk.text:
-                lines = lines.str.strip_suffix("\r")
-            numbered = lines.to_frame().with_row_index("line_index")
-            blank = numbered["line"].str.len_bytes() == 0
+            blank = numbered["line"].is_null() | (lengths == 0)
             if blank.any():
                 numbered = numbered.filter(~blank)
-            if "\ufffd" in chunk.text:
+            if not chunk.data.isascii():
                 bad = numbered.filter(pl.col("line").str.contains("\ufffd", literal=True))
                 if bad.height:
                     stats.non_utf8_lines += bad.height
                     first = chunk.first_line + int(bad["line_index"][0])
-                    messages.append(f"{chunk.name}:{first}: {bad.height:,} line(s) in this part contain bytes "
+                    messages.append(f"{chunk.name}:{first}: {bad.height:,} line(s) from here on contain bytes "
                                     "that are not UTF-8 (binary data?); replaced by U+FFFD and parsed if possible")
             stats.lines_read += numbered.height
-            frame, malformed = parse_lines(numbered["line"], self.format)
+            frame, malformed = parse_lines(numbered["line"], self.format, columns)
             if malformed.len():
                 stats.malformed += malformed.len()
                 if len(stats.malformed_samples) < MAX_SAMPLES:
@@ -137,7 +152,8 @@ class LogSource:
                             numbered["line"][idx][:300]))
             # line_index in `frame` refers to `numbered`; map back to line numbers in the file
             frame = frame.with_columns(
-                (numbered["line_index"].gather(frame["line_index"]) + chunk.first_line).alias("line_index"))
+                (numbered["line_index"].gather(frame["line_index"]).cast(pl.Int64) + chunk.first_line)
+                .alias("line_index"))
             if self.since is not None or self.until is not None:
                 keep = pl.lit(True)
                 if self.since is not None:
@@ -158,6 +174,25 @@ class LogSource:
     def describe(self) -> str:
         how = "detected" if self.detected else "given"
         return f"format {self.format.name} ({how}): {self.format.format}"
+
+
+def _split_lines(data: bytes) -> "pl.Series":
+    """Split a block of lines into a Series (one row per line, blank lines as null or "").
+
+    polars' CSV reader with a separator that cannot occur does this in parallel at memory
+    speed; a block containing that byte (binary junk) is split in Python instead.
+    """
+    import io
+
+    import polars as pl
+
+    if b"\x01" in data:
+        text = data.decode("utf-8", errors="replace")
+        return pl.Series("line", [ln.rstrip("\r") for ln in text.split("\n")], dtype=pl.Utf8)
+    frame = pl.read_csv(io.BytesIO(data), has_header=False, separator="\x01", quote_char=None,
+                        new_columns=["line"], infer_schema=False, encoding="utf8-lossy",
+                        truncate_ragged_lines=True)
+    return frame.to_series()
 
 
 def detect_format(sample: list[str], candidates: list[LogFormat]) -> tuple[LogFormat | None, dict[str, float]]:
