@@ -55,7 +55,6 @@ _KNOWN_UNQUOTED: dict[str, str] = {
     "body_bytes_sent": r"\d+|-",
     "bytes_sent": r"\d+|-",
     "request_length": r"\d+|-",
-    "request_time": r"[\d.]+|-",
     "msec": r"[\d.]+",
     "time_local": r"\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}",
     "time_iso8601": r"\S+",
