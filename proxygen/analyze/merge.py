@@ -22,6 +22,7 @@ def build_findings(ctx: Context, hits: list[Hit], allowlists: Allowlists, sample
     for h in hits:
         grouped[(h.key_type, h.key)].append(h)
     lookup = _Lookup(ctx)
+    lookup.prefetch([k for t, k in grouped if t == "ip"], samples)
     findings = []
     for (key_type, key), key_hits in grouped.items():
         key_hits.sort(key=lambda h: -h.strength)
@@ -67,11 +68,22 @@ class _Lookup:
         self.ctx = ctx
         self.pl = pl
         self.by_ip = ctx.by_ip
-        self._ip_rows = None
+        self._ip_rows: dict = {}
+        self._ip_samples: dict = {}
+
+    def prefetch(self, ips: list[str], samples) -> None:
+        """Rows and samples of every IP key at once (one filter instead of one per finding)."""
+        pl = self.pl
+        wanted = pl.Series(ips, dtype=pl.Utf8).implode()
+        for row in self.by_ip.filter(pl.col("client_ip").is_in(wanted)).iter_rows(named=True):
+            self._ip_rows[row["client_ip"]] = row
+        for ip in ips:
+            self._ip_rows.setdefault(ip, None)
+        if samples is not None and samples.height:
+            part = samples.filter(pl.col("client_ip").is_in(wanted))
+            self._ip_samples = part.partition_by("client_ip", as_dict=True) if part.height else {}
 
     def ip_row(self, ip: str) -> dict | None:
-        if self._ip_rows is None:
-            self._ip_rows = {}
         if ip not in self._ip_rows:
             rows = self.by_ip.filter(self.pl.col("client_ip") == ip).to_dicts()
             self._ip_rows[ip] = rows[0] if rows else None
@@ -150,7 +162,9 @@ class _Lookup:
         if samples is None or samples.height == 0:
             return []
         if f.key_type == "ip":
-            rows = samples.filter(pl.col("client_ip") == f.key)
+            rows = self._ip_samples.get((f.key,))
+            if rows is None:
+                return []
         elif f.key_type == "ua":
             rows = samples.filter(self._ua_match_expr(f, "user_agent"))
         else:
