@@ -34,8 +34,11 @@ class Node:
     comments: list[str] = field(default_factory=list)
 
 
-def parse(text: str, filename: str) -> list[Node]:
-    """Parse nginx config text into nodes with crossplane's lexer and nginx's unescaping."""
+def parse(text: str, filename: str, comments: list[str] | None = None) -> list[Node]:
+    """Parse nginx config text into nodes with crossplane's lexer and nginx's unescaping.
+
+    Comments are dropped, or appended to `comments` when a list is given.
+    """
     from crossplane.errors import NgxParserSyntaxError
     from crossplane.lexer import _lex_file_object
 
@@ -47,6 +50,8 @@ def parse(text: str, filename: str) -> list[Node]:
             if not quoted and token.startswith("#"):
                 if words:
                     raise CheckError(f"{filename}:{line}: comment inside a directive")
+                if comments is not None:
+                    comments.append(token)
                 continue
             if not quoted and token == ";":
                 if not words:
@@ -73,18 +78,13 @@ def parse(text: str, filename: str) -> list[Node]:
     return root
 
 
-def comment_tokens(text: str) -> list[str]:
-    from crossplane.lexer import _lex_file_object
-
-    return [t for t, _, q in _lex_file_object(io.StringIO(text)) if not q and t.startswith("#")]
-
-
 def check_structure(filename: str, real: str, shadow: str, funnel: Funnel) -> list[Node]:
     """Compare the parsed real text with the intended structure; return the real tree."""
-    for comment in comment_tokens(shadow):
+    comments: list[str] = []
+    intended = parse(shadow, filename + " (shadow)", comments)
+    for comment in comments:
         if PLACEHOLDER.search(comment):
             raise TemplateBug(f"{filename}: a template put a value inside a comment: {comment!r}")
-    intended = parse(shadow, filename + " (shadow)")
     actual = parse(real, filename)
     _resolve(intended, funnel, filename)
     _compare(intended, actual, filename)

@@ -55,7 +55,8 @@ def load_yaml(path: Path, display: str | None = None) -> Document:
 
 def load_yaml_text(text: str, name: str) -> Document:
     doc = Document(name, None)
-    loader = yaml.SafeLoader(text)
+    # libyaml's loader (when available) composes the same nodes with the same marks, ~5x faster
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
         problems: list[Problem] = []
@@ -74,7 +75,7 @@ def load_yaml_text(text: str, name: str) -> Document:
     return doc
 
 
-def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, doc: Document, problems: list[Problem]) -> Any:
+def _build(loader, node: yaml.Node, loc: Loc, doc: Document, problems: list[Problem]) -> Any:
     doc.positions.setdefault(loc, _pos(doc.file, node))
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
