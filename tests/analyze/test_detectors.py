@@ -98,6 +98,11 @@ def test_user_agent_flags_ai_crawlers_and_libraries_grouped_by_token():
     assert next(h for h in hits if h.key == "-").ua_match == "exact"
 
 
+def test_user_agent_says_nothing_when_the_format_has_no_user_agent():
+    t = traffic(ips=[ip("192.0.2.1", 10)], uas=[ua(None, 50000, 900)])
+    assert user_agent.detect(context(t)) == []
+
+
 def test_user_agent_ignores_browsers_apps_and_observes_rare_bad_uas():
     t = traffic(ips=[ip("192.0.2.1", 10)], uas=[ua(BROWSER, 10000, 500), ua("Smoothie/4.18 (Android)", 8000, 900),
                                                ua(GOOGLEBOT, 3000, 20), ua("curl/8.5.0", 3)])

@@ -26,6 +26,8 @@ def detect(ctx: Context) -> list[Hit]:
     ua_col = "user_agent" if "user_agent" in df.columns else df.columns[0]
     groups: dict[tuple[str, str], dict] = {}
     for r in df.iter_rows(named=True):
+        if r[ua_col] is None:  # the log format has no $http_user_agent: nothing to say about UAs
+            continue
         m = user_agents.classify(r[ua_col])
         if m is None:
             continue
