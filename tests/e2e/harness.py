@@ -70,6 +70,7 @@ _TEMP_PATH_DIRECTIVES = {
 _PASS_DIRECTIVES = {"proxy_pass", "uwsgi_pass", "fastcgi_pass", "scgi_pass", "grpc_pass"}
 # Directives a test machine must not run: DNS, OCSP (needs DNS), dhparam files, daemon mode.
 _DROPPED_DIRECTIVES = {"resolver", "resolver_timeout", "ssl_dhparam", "ssl_stapling", "ssl_stapling_verify", "daemon"}
+_IP_PORT = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,3}){3}:[0-9]{1,5}$")
 _DROPPED_LISTEN_PARAMS = re.compile(r"^(ipv6only=|reuseport$|so_keepalive=|setfib=|fastopen=|accept_filter=|deferred$|bind$)")
 
 
@@ -253,11 +254,18 @@ def _listen_port(address: str) -> tuple[str, int] | None:
 
 
 def _pass_target(url: str) -> tuple[str, str, str] | None:
-    """(scheme, authority, rest) of a literal pass target, None when it holds variables."""
-    m = re.match(r"^(?:(https?|grpcs?)://)?(unix:[^:]+:?|[^/$]+)(.*)$", url)
-    if not m or "$" in m.group(2):
-        return None
-    return m.group(1) or "", m.group(2), m.group(3)
+    """(scheme, authority, rest) of a literal pass target, None when its address holds variables."""
+    scheme, sep, remainder = url.partition("://")
+    if not sep:
+        scheme, remainder = "", url
+    if remainder.startswith("unix:"):
+        path, colon, rest = remainder[len("unix:"):].partition(":")
+        return scheme, "unix:" + path, (rest if colon else "")
+    authority = re.match(r"[^/$]*", remainder).group(0)
+    rest = remainder[len(authority):]
+    if not authority or (rest.startswith("$") and ":" not in authority):
+        return None  # the host itself is (or ends with) a variable
+    return scheme, authority, rest
 
 
 class HostConfig:
@@ -439,6 +447,15 @@ class HostConfig:
         http2_on = False
         for d in block:
             name, args = d["directive"], list(d["args"])
+            if ctx and ctx[-1] == "map":
+                # a map computing a proxy target (e.g. the exporters' $uri -> address map)
+                if args and _IP_PORT.match(args[-1]):
+                    args = args[:-1] + [f"127.0.0.1:{self._new_backend(f'addr:{args[-1]}').port}"]
+                out.append({"directive": name, "args": args, **({"block": d["block"]} if "block" in d else {})})
+                continue
+            if ctx and ctx[-1] in ("geo", "types", "split_clients"):
+                out.append(d)
+                continue
             if name in _DROPPED_DIRECTIVES:
                 continue
             if name == "user":
