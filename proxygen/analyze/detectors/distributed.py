@@ -50,7 +50,7 @@ def _hit(ctx: Context, r: dict, key_type: str, key: str) -> Hit:
     numbers = {"ips": r["ips"], "requests": r["requests"], "requests_per_ip": per_ip,
                "expensive_share": r["expensive_share"], "static_share": r["static_share"],
                "user_agents": r["n_uas"], "top_ua": r.get("top_ua"), "share": r["share"]}
-    why = (f"{r['ips']} IPs sent {r['requests']} requests ({r['share']:.1%} of all), "
+    why = (f"{r['ips']:,} IPs sent {r['requests']:,} requests ({r['share']:.1%} of all), "
            f"{r['expensive_share']:.0%} on expensive routes, {r['n_uas']} user agent(s), "
            f"~{per_ip:.0f} requests per IP")
     s = max(strength(r["ips"], t.min_ips), strength(r["share"], t.min_total_share))

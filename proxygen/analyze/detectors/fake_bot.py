@@ -51,7 +51,7 @@ def detect(ctx: Context) -> list[Hit]:
         numbers = {"claimed": bot.name, "operator": bot.operator, "claiming_requests": n,
                    "asn": r.get("asn"), "dns_checked": ctx.dns is not None}
         where = f"AS{r['asn']} {r.get('asn_org') or ''}".strip() if r.get("asn") else "an address"
-        why = (f"claims to be {bot.name} in {n} requests from {where} outside {bot.operator}'s published ranges"
+        why = (f"claims to be {bot.name} in {n:,} requests from {where} outside {bot.operator}'s published ranges"
                + (" and without a confirming reverse DNS" if ctx.dns is not None else ""))
         action = "block"
         near = None if ctx.dns is not None else ctx.verifier.near_miss(bot, r["client_ip"], r.get("asn"))

@@ -28,8 +28,8 @@ def detect(ctx: Context) -> list[Hit]:
     hits = []
     for r in rows.iter_rows(named=True):
         share = r["limited"] / max(r["requests"], 1)
-        why = (f"received {r['limited']} 429/503 answers ({share:.0%} of its requests) "
-               f"and sent {r['after']} more requests after the first")
+        why = (f"received {r['limited']:,} 429/503 answers ({share:.0%} of its requests) "
+               f"and sent {r['after']:,} more requests after the first")
         hits.append(Hit(NAME, "ip", r["client_ip"], "block", strength(r["limited"], t.min_limited),
                         {"limited": r["limited"], "limited_share": share, "after_limited": r["after"],
                          "requests": r["requests"]}, why))

@@ -38,13 +38,13 @@ def detect(ctx: Context) -> list[Hit]:
     hits = []
     for r in rows.iter_rows(named=True):
         if r["probes"] >= t.min_probes:
-            why = f"{r['probes']} requests for sensitive paths answered 4xx (wp-login.php, .env, shells...)"
+            why = f"{r['probes']:,} requests for sensitive paths answered 4xx (wp-login.php, .env, shells...)"
             hits.append(Hit(NAME, "ip", r["client_ip"], "block", strength(r["probes"], t.min_probes),
                             {"sensitive_4xx": r["probes"], "not_found": r["s4"], "distinct_paths": r["paths"],
                              "requests": r["requests"]}, why))
         else:
             share = r["s4"] / max(r["requests"], 1)
-            why = f"{r['s4']} 404 answers ({share:.0%} of its requests) over {r['paths']} distinct paths"
+            why = f"{r['s4']:,} 404 answers ({share:.0%} of its requests) over {r['paths']:,} distinct paths"
             hits.append(Hit(NAME, "ip", r["client_ip"], "throttle", strength(r["s4"], t.min_not_found),
                             {"not_found": r["s4"], "not_found_share": share, "distinct_paths": r["paths"],
                              "requests": r["requests"]}, why))

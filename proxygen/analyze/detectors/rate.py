@@ -39,7 +39,7 @@ def detect(ctx: Context) -> list[Hit]:
                    "weighted_sustained_rpm": sustained, "weighted_peak_rpm": peak,
                    "cost_per_request": r["per_req"], "throttle_at": t.throttle_cost_per_min,
                    "block_at": t.block_cost_per_min}
-        why = (f"sustained {sustained:.0f} weighted requests/min (peak {peak:.0f}; "
+        why = (f"sustained {sustained:,.0f} weighted requests/min (peak {peak:,.0f}; "
                f"{action} at {t.block_cost_per_min if action == 'block' else t.throttle_cost_per_min:g})")
         n_uas = r.get("n_uas") or 0
         static_share = (r["static"] or 0) / max(r["requests"], 1)

@@ -42,7 +42,7 @@ def detect(ctx: Context) -> list[Hit]:
         action = user_agents.action_for(cls) if g["requests"] >= t.min_requests else "observe"
         top = [ua for _, ua in sorted(g["uas"], key=lambda x: (-x[0], x[1] or ""))[:5]]
         detail = f" ({m.detail})" if m.detail else ""
-        why = f"{LABELS[cls]}{detail}: {g['requests']} requests with user agent matching '{token or '(empty)'}'"
+        why = f"{LABELS[cls]}{detail}: {g['requests']:,} requests with user agent matching '{token or '(empty)'}'"
         numbers = {"class": cls, "token": token, "requests": g["requests"], "user_agents": len(g["uas"]),
                    "examples": top}
         hits.append(Hit(NAME, "ua", token, action, strength(g["requests"], t.min_requests) * 0.9 + 0.1,
