@@ -205,8 +205,23 @@ def formats_in_nginx_conf(path: str) -> dict[str, str]:
     return found
 
 
+TIME_VARIABLES = ("time_local", "time_iso8601", "msec")
+
+
+def _with_time(fmt: LogFormat) -> LogFormat:
+    if not any(v in fmt.variables for v in TIME_VARIABLES):
+        raise UsageError(f"log format {fmt.name!r} has no time variable ($time_local, $time_iso8601 or $msec): "
+                         f"requests cannot be placed in time: {fmt.format!r}")
+    return fmt
+
+
 def resolve_format(fmt: str, *, formats: dict[str, str] | None = None,
                    nginx_conf: str | None = None) -> LogFormat:
+    """Turn a --format value into a `LogFormat` (see `_resolve`); it must contain a time variable."""
+    return _with_time(_resolve(fmt, formats=formats, nginx_conf=nginx_conf))
+
+
+def _resolve(fmt: str, *, formats: dict[str, str] | None = None, nginx_conf: str | None = None) -> LogFormat:
     """Turn a --format value into a `LogFormat`.
 
     `fmt` is looked up, in order, in `formats` (proxygen.yml log_formats), the log_format
@@ -230,7 +245,7 @@ def resolve_format(fmt: str, *, formats: dict[str, str] | None = None,
 
 def candidate_formats(formats: dict[str, str] | None = None,
                       nginx_conf: str | None = None) -> list[LogFormat]:
-    """The formats detection tries: proxygen.yml's, the nginx config's, then the built-ins."""
+    """The formats detection tries: proxygen.yml's, the nginx config's, then the built-ins (those with a time)."""
     out: dict[str, LogFormat] = {}
     for name, string in (formats or {}).items():
         out.setdefault(name, compile_format(string, name))
@@ -239,4 +254,4 @@ def candidate_formats(formats: dict[str, str] | None = None,
             out.setdefault(name, compile_format(string, name))
     for name, string in BUILTIN_FORMATS.items():
         out.setdefault(name, compile_format(string, name))
-    return list(out.values())
+    return [f for f in out.values() if any(v in f.variables for v in TIME_VARIABLES)]

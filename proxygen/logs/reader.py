@@ -114,24 +114,25 @@ def _raw_blocks(stream: BinaryIO, progress: _Progress, name: str,
     pending = first
     while True:
         while pending:
+            # feed 32 KiB at a time so that the lines before a damaged spot come out
+            piece, pending = pending[:32 * 1024], pending[32 * 1024:]
             try:
-                out = decomp.decompress(pending)
+                out = decomp.decompress(piece)
             except zlib.error as err:
                 messages.append(f"{name}: gzip data is corrupt ({err}); kept the lines before the damage")
                 return
             if out:
                 yield out
             if decomp.eof:
-                pending = decomp.unused_data
-                if pending.startswith(_GZIP_MAGIC):  # next member of a concatenated gzip
+                rest = decomp.unused_data + pending
+                if rest.startswith(_GZIP_MAGIC):  # next member of a concatenated gzip
                     decomp = zlib.decompressobj(wbits=31)
-                elif pending.strip(b"\0"):
-                    messages.append(f"{name}: {len(pending)} bytes of trailing garbage after the gzip data ignored")
+                    pending = rest
+                elif rest.strip(b"\0"):
+                    messages.append(f"{name}: {len(rest)} bytes of trailing garbage after the gzip data ignored")
                     pending = b""
                 else:
                     pending = b""
-            else:
-                pending = b""
         block = stream.read(CHUNK_BYTES)
         if not block:
             break

@@ -1,0 +1,22 @@
+"""Shared fixtures for proxygen.logs tests: small logs written into tmp_path, and a synthetic ASN database."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxygen.synth import write_asn_mmdb
+
+HERE = __import__("pathlib").Path(__file__).resolve().parent
+DATA = HERE / "data"
+REAL_10K = str(DATA / "elastic-apache-10k.log.gz")  # copy of /work/shared/data/logs/elastic-apache-10k.log
+
+
+def main_line(ip="192.0.2.1", when="31/Jan/2025:12:00:00 +0000", request="GET /product/123 HTTP/2.0", status=200,
+              size=512, referer="-", ua="Mozilla/5.0 (X11; Linux x86_64)", xff="-", cache="MISS", urt="0.004"):
+    """One line in OFF's `main` format."""
+    return (f'{ip} - - [{when}] "{request}" {status} {size} "{referer}" "{ua}" "{xff}" {cache} [{urt}]')
+
+
+@pytest.fixture(scope="session")
+def asn_db(tmp_path_factory):
+    return str(write_asn_mmdb(tmp_path_factory.mktemp("mmdb") / "asn.mmdb"))
