@@ -1,9 +1,87 @@
-"""`proxygen` commands for simulate."""
+"""`proxygen crawlers simulate LOG...`: what the current rules would have done to these requests.
+
+Exit codes: 0 the simulation ran, 1 an input error (log, proxygen.yml, blocklists/), 2 a usage error.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+DEFAULT_CONFIG = "proxygen.yml"
+
+
+def simulate_cmd(
+    logs: list[str] = typer.Argument(..., help="Access logs: files, rotated .gz files, globs, or - for stdin."),
+    site: Optional[str] = typer.Option(None, "--site", "-s", help="The site these logs are from: also apply "
+                                       "its limit_req zones, rules and locations (sites/<name>.yml)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Log format name or log_format string "
+                                      "(default: detect)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="proxygen.yml (default: ./proxygen.yml "
+                                          "if present)."),
+    directory: Optional[Path] = typer.Option(None, "--dir", "-d", help="blocklists directory (default: "
+                                             "blocklists_dir of proxygen.yml, else ./blocklists)."),
+    asn_db: Optional[Path] = typer.Option(None, "--asn-db", help="ASN database for ASN entries."),
+    since: Optional[str] = typer.Option(None, help="Only requests at or after this time (ISO 8601)."),
+    until: Optional[str] = typer.Option(None, help="Only requests before this time."),
+    top: int = typer.Option(20, "--top", min=1, help="Clients listed."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Replay logs through blocklists/ and the site's limit_req zones (nginx's leaky bucket) and report,
+    per client and per rule, what would be allowed, delayed, throttled or blocked."""
+    import json
+
+    from proxygen.cli.output import info
+    from proxygen.simulate.engine import OUTCOMES
+    from proxygen.simulate.run import simulate_logs
+
+    if config is None and Path(DEFAULT_CONFIG).is_file():
+        config = Path(DEFAULT_CONFIG)
+    result = simulate_logs(logs, config=config, site=site, blocklists_dir=directory, fmt=fmt, since=since,
+                           until=until, asn_db=asn_db)
+    report = result.report
+    totals = report.totals
+    if json_out:
+        out = {
+            "site": result.site, "totals": totals, "warnings": result.warnings,
+            "rules": report.rules(),
+            "clients": [{"ip": c.ip, "user_agent": c.user_agent, "requests": c.requests, **c.counts}
+                        for c in report.clients(only_hit=True, limit=top)],
+            "legitimate_looking_hit": [{"ip": c.client.ip, "user_agent": c.client.user_agent, "why": c.why,
+                                        **c.client.counts} for c in result.collateral],
+        }
+        typer.echo(json.dumps(out, indent=2))
+        return
+    info(f"{totals['requests']:,} requests" + (f" on site {result.site}" if result.site else "")
+         + f", {result.blocklist_rules:,} blocklist rules")
+    info("  " + ", ".join(f"{name.replace('_', ' ')} {totals[name]:,}" for name in OUTCOMES if totals[name]
+                          or name in ("allowed", "throttled", "blocked")))
+    rules = report.rules()
+    if rules:
+        info("\nper rule / zone:")
+        for rule, counts in rules.items():
+            info(f"  {rule}: " + ", ".join(f"{n.replace('_', ' ')} {v:,}" for n, v in counts.items() if v))
+    hit = report.clients(only_hit=True, limit=top)
+    if hit:
+        info(f"\nclients hit (top {top}):")
+        for c in hit:
+            info(f"  {c.ip}  {c.requests:,} requests: "
+                 + ", ".join(f"{n.replace('_', ' ')} {v:,}" for n, v in c.counts.items() if v)
+                 + f"  [{c.user_agent[:60]}]")
+    if result.collateral:
+        info(f"\nlegitimate-looking clients that would be hit ({len(result.collateral)}):")
+        for c in result.collateral[:top]:
+            info(f"  {c.client.ip}: {c.why}: "
+                 + ", ".join(f"{n.replace('_', ' ')} {v:,}" for n, v in c.client.counts.items()
+                             if v and n != "allowed"))
+    else:
+        info("\nno allowlisted client, verified good bot or low-rate browser would be hit")
+    for w in result.warnings:
+        info(f"note: {w}")
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the given app."""
+    """Attach this module's commands to the `crawlers` sub-app."""
+    app.command("simulate")(simulate_cmd)

@@ -69,26 +69,30 @@ class Outcome:
 
 
 def _key_getter(expr: str, site_name: str):
-    """A function (ip, user_agent) -> key for the key expressions simulate understands."""
+    """A function (request dict) -> key, for zones given as plain data (no site declaration)."""
     text = expr.strip()
     if text in ("$binary_remote_addr", "$remote_addr", "$realip_remote_addr"):
-        return lambda ip, ua: ip
+        return lambda req: req["ip"]
     if text in ("$http_user_agent",):
-        return lambda ip, ua: ua or ""
+        return lambda req: req.get("ua") or ""
     if text in ("$binary_remote_addr$http_user_agent", "$remote_addr$http_user_agent"):
-        return lambda ip, ua: f"{ip}{ua or ''}"
+        return lambda req: f"{req['ip']}{req.get('ua') or ''}"
     if text in ("$server_name", "$host"):
-        return lambda ip, ua: site_name
+        return lambda req: site_name
     if "$" not in text:
-        return lambda ip, ua: text
+        return lambda req: text
     return None
 
 
 class Simulator:
     """Feed requests in arrival order (`request()` one at a time, or `run()` on log batches)."""
 
-    def __init__(self, rules: BlocklistRules | None = None, site: SiteLimits | None = None):
+    def __init__(self, rules: BlocklistRules | None = None, site=None):
+        """`site`: a SiteLimits (zones and locations as data) or a simulate.sites.SiteRules (a declaration)."""
         self.rules = rules
+        self.site_rules = site if site is not None and not isinstance(site, SiteLimits) else None
+        if self.site_rules is not None:
+            site = self.site_rules.limits
         self.site = site
         self.zones = Zones()
         self.warnings: list[str] = []
@@ -111,7 +115,8 @@ class Simulator:
                     if zone is None:
                         self.warnings.append(f"{site.name}: location {loc.match}: unknown zone {spec.zone}; skipped")
                         continue
-                    getter = _key_getter(zone.key, site.name)
+                    getter = (self.site_rules.key_getter(zone.key) if self.site_rules is not None
+                              else _key_getter(zone.key, site.name))
                     if getter is None:
                         self.warnings.append(f"{site.name}: zone {zone.name}: key {zone.key!r} cannot be simulated "
                                              "(only client address, user agent, host or constant keys); skipped")
@@ -126,6 +131,7 @@ class Simulator:
         self._prefixes = sorted(((loc.match, i) for i, (loc, _, _) in enumerate(self._locations)
                                  if not loc.match.startswith("= ")), key=lambda t: -len(t[0]))
         self._path_cache: dict[str, int] = {}
+        self._site_cache: dict[tuple, tuple] = {}
 
     # -- routing
 
@@ -134,8 +140,11 @@ class Simulator:
         hit = self._path_cache.get(path)
         if hit is not None:
             return hit
-        index = self._exact.get(path, -1)
-        if index < 0:
+        if self.site_rules is not None:
+            index = self.site_rules.location_for(path)
+        else:
+            index = self._exact.get(path, -1)
+        if index < 0 and self.site_rules is None:
             for prefix, i in self._prefixes:
                 if path.startswith(prefix):
                     index = i
@@ -152,16 +161,36 @@ class Simulator:
     def decide(self, ip: str, user_agent: str | None) -> Decision:
         return self.rules.decide(ip, user_agent) if self.rules is not None else NO_RULE
 
-    def request(self, time_ms: int, ip: str, user_agent: str | None = None, path: str = "/") -> Outcome:
+    def request(self, time_ms: int, ip: str, user_agent: str | None = None, path: str = "/",
+                method: str = "GET") -> Outcome:
         decision = self.decide(ip, user_agent)
-        return self.apply(time_ms, ip, user_agent, decision, self.location_for(path))
+        return self.apply(time_ms, ip, user_agent, decision, self.location_for(path), method)
 
-    def apply(self, time_ms: int, ip: str, user_agent: str | None, decision: Decision, location: int) -> Outcome:
+    def _site_view(self, ip: str, user_agent: str | None, method: str, location: int) -> tuple:
+        """(rule outcome or None, keys of the location's limits) for this client; cached."""
+        cache_key = (ip, user_agent, method, location)
+        hit = self._site_cache.get(cache_key)
+        if hit is not None:
+            return hit
+        req = {"ip": ip, "ua": user_agent or "", "method": method}
+        verdict = self.site_rules.rule_outcome(location, req) if self.site_rules is not None else None
+        keys = tuple(g(req) for g in self._locations[location][2]) if location >= 0 else ()
+        result = (verdict, keys)
+        if len(self._site_cache) < 2_000_000:
+            self._site_cache[cache_key] = result
+        return result
+
+    def apply(self, time_ms: int, ip: str, user_agent: str | None, decision: Decision, location: int,
+              method: str = "GET") -> Outcome:
         action = decision.action
         if action in ("block403", "block444"):
             return Outcome("blocked", int(action[5:]), decision.rule)
         if action == "tarpit":
             return Outcome("tarpitted", None, decision.rule)
+        site_verdict, site_keys = self._site_view(ip, user_agent, method, location) if self.site else (None, ())
+        if site_verdict is not None:
+            kind, status, label = site_verdict
+            return Outcome(kind, status, label)
         limits: list[Limit] = []
         keys: list = []
         rule_of_zone: dict[str, str] = {}
@@ -176,7 +205,7 @@ class Simulator:
             loc, loc_limits, getters = self._locations[location]
             if loc_limits:
                 limits.extend(loc_limits)
-                keys.extend(g(ip, user_agent) for g in getters)
+                keys.extend(site_keys)
                 dry_run, status = loc.dry_run, loc.status
         if not limits:
             return Outcome("allowed", None, None)
@@ -207,6 +236,8 @@ class Simulator:
             pl.col("time").dt.epoch("ms").alias("t"),
             pl.col("user_agent").cast(pl.Utf8).fill_null(""),
             pl.col("path").cast(pl.Utf8).fill_null("/"),
+            (pl.col("method").cast(pl.Utf8).fill_null("GET") if "method" in frame.columns
+             else pl.lit("GET")).alias("method"),
         ).drop_nulls("t")
         if df.height == 0:
             return
@@ -245,7 +276,7 @@ class Simulator:
         terminal = [d.action in ("block403", "block444", "tarpit") for d in decisions]
         limited_locs = [i for i in range(len(self._locations)) if self._locations[i][1]]
         needs_loop = pl.lit(False)
-        if self._bl_limits:
+        if self._bl_limits or self.site_rules is not None:
             needs_loop = pl.lit(True)
         elif limited_locs:
             needs_loop = pl.col("loc").is_in(limited_locs)
@@ -272,10 +303,10 @@ class Simulator:
         rules: list = []
         apply = self.apply
         index = {name: i for i, name in enumerate(OUTCOMES)}
-        for t, ip, ua, did, loc in zip(looped["t"].to_list(), looped["client_ip"].to_list(),
-                                       looped["user_agent"].to_list(), looped["did"].to_list(),
-                                       looped["loc"].to_list()):
-            o = apply(t, ip, ua, decisions[did], loc)
+        for t, ip, ua, did, loc, method in zip(looped["t"].to_list(), looped["client_ip"].to_list(),
+                                               looped["user_agent"].to_list(), looped["did"].to_list(),
+                                               looped["loc"].to_list(), looped["method"].to_list()):
+            o = apply(t, ip, ua, decisions[did], loc, method)
             outs.append(index[o.kind])
             rules.append(o.rule)
         return outs, rules

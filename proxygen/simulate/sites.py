@@ -1,0 +1,164 @@
+"""The limit_req zones, location matching and `rules:` of a site declaration, evaluated per request.
+
+Zone keys in OFF's sites are built from `maps:`/`geos:` over request variables (e.g. `$rl_per_ip_key`
+is empty for allowlisted clients). This module evaluates those chains the way nginx does: map exact
+keys compare case-insensitively, regexes in order, first match wins; geo is longest-prefix. The
+variables a log provides are the client address, user agent and method; `$proxygen_allowlisted*`
+follow the compiler's crawler-defence snippet (proxygen.yml allowlists). Anything else (cookies,
+upstream status...) evaluates to "" and is listed in `unknown_variables`: a logged-out client.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from proxygen.blocklist.entry import parse_rate
+from proxygen.simulate.engine import LimitSpec, LocationLimits, SiteLimits, ZoneSpec
+
+_VAR = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+
+
+class Variables:
+    """nginx variables of one site for a request (ip, user agent, method), with caching."""
+
+    def __init__(self, site, allowlists=None):
+        self.allowlists = allowlists
+        self.maps = {m.variable.lstrip("$"): m for m in site.maps}
+        self.geos = {g.variable.lstrip("$"): g for g in site.geos}
+        self._compiled = {
+            name: [(e, re.compile(e.regex, re.I if e.ignore_case else 0) if e.regex is not None else None)
+                   for e in m.entries] for name, m in self.maps.items()}
+        self.unknown_variables: set[str] = set()
+
+    def expand(self, text: str, req: dict) -> str:
+        return _VAR.sub(lambda m: self.get(m.group(1).strip("{}"), req), text)
+
+    def get(self, name: str, req: dict) -> str:
+        cache = req.setdefault("_vars", {})
+        if name in cache:
+            return cache[name]
+        cache[name] = ""  # a map referring to itself evaluates to "" instead of recursing forever
+        value = self._compute(name, req)
+        cache[name] = value
+        return value
+
+    def _compute(self, name: str, req: dict) -> str:
+        ip, ua = req["ip"], req.get("ua") or ""
+        if name in ("binary_remote_addr", "remote_addr", "realip_remote_addr"):
+            return ip
+        if name == "http_user_agent":
+            return ua
+        if name == "request_method":
+            return req.get("method") or "GET"
+        if name in ("host", "server_name"):
+            return req.get("host", "")
+        if name in ("proxygen_allowlisted_ip", "proxygen_allowlisted_ua", "proxygen_allowlisted"):
+            return self._allowlisted(name, ip, ua)
+        if name in self.maps:
+            m = self.maps[name]
+            source = self.expand(m.source, req)
+            for entry, rx in self._compiled[name]:
+                if rx is None and entry.exact.lower() == source.lower():
+                    return self.expand(entry.value, req)
+            for entry, rx in self._compiled[name]:
+                if rx is not None and rx.search(source):
+                    return self.expand(entry.value, req)
+            return self.expand(m.default, req)
+        if name in self.geos:
+            g = self.geos[name]
+            try:
+                addr = ipaddress.ip_address(ip)
+            except ValueError:
+                return g.default
+            best = None
+            for e in g.entries:
+                if e.network.version == addr.version and addr in e.network and (
+                        best is None or e.network.prefixlen > best.network.prefixlen):
+                    best = e
+            return best.value if best is not None else g.default
+        self.unknown_variables.add(name)
+        return ""
+
+    def _allowlisted(self, name: str, ip: str, ua: str) -> str:
+        al = self.allowlists
+        if al is None:
+            return "0"
+        try:
+            by_ip = al.network_for(ip) is not None
+        except ValueError:
+            by_ip = False
+        by_ua = al.user_agent_for(ua, ip) is not None
+        if name == "proxygen_allowlisted_ip":
+            return "1" if by_ip else "0"
+        if name == "proxygen_allowlisted_ua":
+            return "1" if by_ua else "0"
+        return "1" if by_ip or by_ua else "0"
+
+
+class SiteRules:
+    """A site declaration as simulate needs it: locations (nginx's matching order), limits and rules."""
+
+    def __init__(self, site, settings, allowlists=None):
+        self.site = site
+        self.vars = Variables(site, allowlists if allowlists is not None else settings.allowlists)
+        zones = {}
+        for name, z in settings.rate_limit_zones.items():
+            zones[name] = ZoneSpec(name, parse_rate(z.rate), z.key)
+        self.limits = SiteLimits(name=site.name, zones=zones)
+        self._locations = []
+        for loc in site.locations:
+            own = bool(loc.rate_limits)
+            limits = loc.rate_limits if own else site.rate_limits   # limit_req inherits all-or-nothing
+            status = loc.rate_limit_status if loc.rate_limit_status is not None else site.rate_limit_status
+            dry_run = loc.rate_limit_dry_run if loc.rate_limit_dry_run is not None else site.rate_limit_dry_run
+            spec = LocationLimits(
+                match=f"{loc.match} {loc.path}",
+                limits=tuple(LimitSpec(r.zone, r.burst or 0, r.nodelay, r.delay or 0) for r in limits),
+                dry_run=bool(dry_run), status=status if status is not None else 503)
+            self.limits.locations.append(spec)
+            rx = None
+            if loc.match in ("regex", "regex_i"):
+                rx = re.compile(loc.path, re.I if loc.match == "regex_i" else 0)
+            self._locations.append((loc, rx))
+
+    def location_for(self, path: str) -> int:
+        """nginx: exact match, else remember the longest prefix, then the first matching regex, else the prefix."""
+        best, best_len = -1, -1
+        for i, (loc, rx) in enumerate(self._locations):
+            if loc.match == "exact" and loc.path == path:
+                return i
+            if loc.match == "prefix" and path.startswith(loc.path) and len(loc.path) > best_len:
+                best, best_len = i, len(loc.path)
+        for i, (loc, rx) in enumerate(self._locations):
+            if rx is not None and rx.search(path):
+                return i
+        return best
+
+    def key_getter(self, expr: str):
+        return lambda req: self.vars.expand(expr, req)
+
+    def rule_outcome(self, location: int, req: dict):
+        """(kind, status, rule label) of the first server-level then location-level `rules:` that fires."""
+        scopes = [("site", self.site.rules)]
+        if location >= 0:
+            scopes.append((f"location {self._locations[location][0].path}", self._locations[location][0].rules))
+        for scope, rules in scopes:
+            for n, cond in enumerate(rules):
+                value = self.vars.get(cond.variable.lstrip("$"), req)
+                if cond.equals is not None:
+                    hit = value == cond.equals
+                elif cond.not_equals is not None:
+                    hit = value != cond.not_equals
+                elif cond.matches is not None:
+                    hit = re.search(cond.matches, value) is not None
+                else:
+                    hit = re.search(cond.matches_i, value, re.I) is not None
+                if not hit:
+                    continue
+                label = f"{self.site.name}: {scope} rules[{n}] ({cond.variable})"
+                if cond.return_ is not None:
+                    status = cond.return_.status
+                    return ("blocked" if status >= 400 else "tarpitted", status, label)
+                return ("tarpitted", None, label)
+        return None
