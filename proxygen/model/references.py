@@ -8,6 +8,7 @@ variable (the last one silently wins).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from proxygen.errors import Problem
@@ -29,6 +30,8 @@ def check_references(repo: "Repository") -> list[Problem]:
         problems += _site(repo, name)
     for host_name in sorted(repo.settings.hosts):
         problems += _host_conflicts(repo, host_name)
+    if not problems:
+        problems += check_variables(repo)
     return problems
 
 
@@ -135,3 +138,90 @@ def _host_conflicts(repo, host_name: str) -> list[Problem]:
                     out.append(_p(repo, src, (section, i, "variable"),
                                   f"{decl.variable} is also defined by site {other} on host {host_name}"))
     return out
+
+
+# nginx's http variables (core, proxy, upstream, ssl, realip, limit_*, gzip, map/geo results are added per host)
+_BUILTIN = frozenset("""
+args binary_remote_addr body_bytes_sent bytes_sent connection connection_requests connection_time content_length
+content_type document_root document_uri host hostname https is_args limit_rate msec nginx_version pid pipe
+proxy_protocol_addr proxy_protocol_port proxy_protocol_server_addr proxy_protocol_server_port query_string
+realpath_root remote_addr remote_port remote_user request request_body request_body_file request_completion
+request_filename request_id request_length request_method request_time request_uri scheme server_addr
+server_name server_port server_protocol status tcpinfo_rtt tcpinfo_rttvar tcpinfo_snd_cwnd tcpinfo_rcv_space
+time_iso8601 time_local uri upstream_addr upstream_bytes_received upstream_bytes_sent upstream_cache_status
+upstream_connect_time upstream_header_time upstream_queue_time upstream_response_length upstream_response_time
+upstream_status proxy_host proxy_port proxy_add_x_forwarded_for ssl_protocol ssl_cipher ssl_ciphers ssl_curves
+ssl_server_name ssl_session_id ssl_session_reused ssl_early_data realip_remote_addr realip_remote_port
+limit_req_status limit_conn_status gzip_ratio http2 invalid_referer connection_upgrade
+""".split())
+_BUILTIN_PREFIXES = ("arg_", "cookie_", "http_", "sent_http_", "sent_trailer_", "upstream_http_",
+                     "upstream_cookie_", "upstream_trailer_", "ssl_client_", "proxygen_")
+# fields whose `$` is a regex anchor or that are never emitted
+_NOT_VARTEXT = frozenset({"path", "regex", "matches", "matches_i", "description", "why", "to_regex"})
+
+
+def is_builtin_variable(name: str) -> bool:
+    return name in _BUILTIN or name.startswith(_BUILTIN_PREFIXES) or name.isdigit()
+
+
+def check_variables(repo: "Repository") -> list[Problem]:
+    """Every $variable a declaration uses is an nginx variable or defined by a map/geo on each host using it."""
+    from proxygen.model.values import variables_in
+
+    out: list[Problem] = []
+    settings_doc = repo.documents.get("proxygen.yml")
+    for name, fmt in sorted(repo.settings.log_formats.items()):
+        for var in variables_in(fmt.format):
+            if not is_builtin_variable(var):
+                out.append(_p(repo, "proxygen.yml", ("log_formats", name),
+                              f"${var} is not an nginx variable (log formats are shared by every host)"))
+    for host_name, host in sorted(repo.settings.hosts.items()):
+        sites = [repo.sites[s] for s in host.sites if s in repo.sites]
+        defined = {d.variable[1:] for site in sites for d in [*site.maps, *site.geos]}
+        known = lambda v: is_builtin_variable(v) or v in defined  # noqa: E731
+        used_zones = {rl.zone for site in sites for _, o in site.all_options() for rl in o.rate_limits}
+        for zone in sorted(used_zones):
+            z = repo.settings.rate_limit_zones.get(zone)
+            for var in variables_in(z.key) if z is not None else []:
+                if not known(var):
+                    out.append(_p(repo, "proxygen.yml", ("rate_limit_zones", zone, "key"),
+                                  f"${var} is defined by no map/geo of host {host_name}'s sites "
+                                  f"(zone {zone} is used there)"))
+        for site in sites:
+            src = repo.site_file(site.name)
+            doc = repo.documents.get(src)
+            if doc is None:
+                continue
+            # named captures of the site's regexes ((?P<name>...), (?<name>...)) are variables too
+            captures = {m for loc, text in _strings(doc.data, any_text=True) if loc and loc[-1] in _NOT_VARTEXT
+                        for m in (g1 or g2 for g1, g2 in _CAPTURE.findall(text))}
+            site_known = lambda v: known(v) or v in captures  # noqa: E731
+            for loc, text in _strings(doc.data):
+                if loc and (loc[-1] in _NOT_VARTEXT or (len(loc) > 1 and loc[-2] == "header_sets")):
+                    continue
+                for var in variables_in(text):
+                    if not site_known(var):
+                        out.append(_p(repo, src, loc, f"${var} is not an nginx variable and no map/geo of "
+                                                      f"host {host_name}'s sites defines it"))
+    # one problem per place, even when several hosts serve the site
+    seen, unique = set(), []
+    for p in out:
+        key = (p.position, p.field, p.message.split(" and no map/geo")[0])
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def _strings(node, loc=(), any_text=False):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _strings(v, loc + (k,), any_text)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _strings(v, loc + (i,), any_text)
+    elif isinstance(node, str) and (any_text or "$" in node):
+        yield loc, node
+
+
+_CAPTURE = re.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>|\(\?'([A-Za-z_][A-Za-z0-9_]*)'")

@@ -150,3 +150,18 @@ def test_cli_build_error_exits_1_and_writes_nothing(tmp_path):
     assert proc.stderr.startswith("error: sites/full.yml:") and "tls.certificate" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_undefined_variables_are_declaration_errors(tmp_path):
+    settings = copy.deepcopy(SETTINGS)
+    settings["rate_limit_zones"]["per-ip"]["key"] = "$undefined_key"
+    site = copy.deepcopy(FULL_SITE)
+    site["headers"][0]["value"] = "$nope"
+    site["locations"][1]["path"] = "^/search/(?P<rest>.*)$"
+    site["locations"][1]["proxy"]["uri"] = "/$rest$is_args$args$1"
+    write_repo(tmp_path, settings=settings, sites={"full": site})
+    msg = errors_of(tmp_path)
+    assert "proxygen.yml:" in msg and "rate_limit_zones.per-ip.key: $undefined_key is defined by no map/geo" in msg
+    assert "headers[0].value: $nope is not an nginx variable" in msg
+    assert "$rest" not in msg and "$1" not in msg  # a named capture and a numbered one are variables
+    assert len(msg.splitlines()) == 2

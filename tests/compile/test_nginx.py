@@ -35,9 +35,9 @@ def test_site_using_every_field_passes_nginx_t(tmp_path):
 
 
 def test_nginx_t_reports_a_real_error(tmp_path):
-    """The check can fail: a rate-limit zone keyed on a variable nobody defines is caught by nginx."""
-    settings = copy.deepcopy(SETTINGS)
-    settings["rate_limit_zones"]["per-ip"]["key"] = "$undefined_key"
-    write_repo(tmp_path, settings=settings)
+    """The check can fail: a map with the same source value twice is refused by nginx."""
+    site = copy.deepcopy(FULL_SITE)
+    site["maps"][0]["entries"].append({"exact": "200", "value": "1"})
+    write_repo(tmp_path, sites={"full": site})
     [edge] = [r for r in check_hosts(load_repository(tmp_path), "edge")]
-    assert not edge.ok and "undefined_key" in edge.output
+    assert not edge.ok and 'conflicting parameter "200"' in edge.output, edge.output
