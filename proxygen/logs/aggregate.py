@@ -514,8 +514,9 @@ def _top_ua(ip_ua, key: str, ua_tab):
     """Most frequent user agent and number of distinct user agents per key."""
     import polars as pl
 
-    top = (ip_ua.sort("requests", descending=True).group_by(key)
-           .agg(pl.col("ua_h").first().alias("_top"), pl.len().cast(pl.UInt32).alias("n_uas")))
+    top = ip_ua.group_by(key).agg(
+        pl.col("ua_h").sort_by(["requests", "ua_h"], descending=[True, False]).first().alias("_top"),
+        pl.len().cast(pl.UInt32).alias("n_uas"))  # ties broken by hash: same input, same answer
     return top.join(ua_tab.select(pl.col("ua_h").alias("_top"), pl.col("key").alias("top_ua")), on="_top",
                     how="left").drop("_top")
 

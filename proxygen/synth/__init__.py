@@ -154,7 +154,7 @@ class _World:
         self.mobile_pool = max(2000, int(lines * SCENARIOS["legit:mobile_app"] / 12))
         dist_rate = rate_per_min * SCENARIOS["abuse:distributed_asn"] / (
             _WINDOWS["abuse:distributed_asn"][1] - _WINDOWS["abuse:distributed_asn"][0])
-        n_dist = max(300, math.ceil(dist_rate / 6))  # each IP near 6 r/min, under 10
+        n_dist = max(300, math.ceil(dist_rate / 5))  # each IP near 5 r/min on average, under 10
         subnets = [f"124.243.{128 + i * 7}." for i in range(8)] + [f"159.138.{20 + i * 11}." for i in range(4)]
         self.distributed = [f"{subnets[i % len(subnets)]}{10 + (i // len(subnets)) % 240}" for i in range(n_dist)]
         if n_dist > len(subnets) * 240:  # very large logs: widen over more /24s of the same ASN

@@ -1,0 +1,226 @@
+"""The aggregation core: per-key counts, rates, route classes, flags, prefixes, ASNs, merging across batches."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import datetime, timezone
+
+import polars as pl
+import pytest
+
+from proxygen.errors import UsageError
+from proxygen.logs import aggregate, open_logs
+from proxygen.logs import reader
+from proxygen.logs.aggregate import estimate_distinct, ip_prefixes, trim_sketch
+
+from .conftest import main_line
+
+aggregate_module = importlib.import_module("proxygen.logs.aggregate")  # the package re-exports the function
+
+
+def _when(minute: int, second: int = 0) -> str:
+    return f"31/Jan/2025:12:{minute:02d}:{second:02d} +0000"
+
+
+def _write(tmp_path, lines, name="a.log"):
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def _row(df, key):
+    rows = df.filter(pl.col("key") == key).to_dicts()
+    assert len(rows) == 1, f"{key} not in {df['key'].to_list()}"
+    return rows[0]
+
+
+@pytest.fixture()
+def small_log(tmp_path):
+    lines = []
+    # 192.0.2.10: 3 searches, 2 products, 1 static, then 429 and more requests
+    for i, (path, status) in enumerate([("/cgi/search.pl?search_terms=a", 200), ("/cgi/search.pl?search_terms=b", 200),
+                                        ("/api/v2/search?q=1", 200), ("/product/1/x", 200),
+                                        ("/api/v2/product/2.json", 304), ("/images/icons/a.svg", 200),
+                                        ("/facets/brands", 429), ("/category/en:sodas", 200),
+                                        ("/brand/lu", 503), ("/wp-login.php", 404)]):
+        lines.append(main_line(ip="192.0.2.10", when=_when(0, i), request=f"GET {path} HTTP/2.0", status=status,
+                               size=100, ua="BotA/1.0"))
+    # 192.0.2.99 (same /24), two UAs, in minutes 0 and 5; a 500
+    lines.append(main_line(ip="192.0.2.99", when=_when(0, 30), status=500, size=10, ua="BotB/2.0"))
+    lines.append(main_line(ip="192.0.2.99", when=_when(5, 0), status=301, size=10, ua="BotC/3.0"))
+    # IPv6, and a UA of exactly "-"
+    lines.append(main_line(ip="2001:db8:aa:1::5", when=_when(1, 0), ua="-"))
+    lines.append(main_line(ip="2001:db8:aa:2::6", when=_when(1, 1), ua="-"))
+    lines.sort(key=lambda ln: ln.split("[")[1])
+    return _write(tmp_path, lines)
+
+
+def test_per_ip_counts(small_log):
+    traffic = aggregate(open_logs([small_log]))
+    row = _row(traffic.by_ip, "192.0.2.10")
+    assert row["requests"] == 10
+    assert (row["s2xx"], row["s3xx"], row["s4xx"], row["s5xx"]) == (6, 1, 2, 1)
+    assert row["limited"] == 2
+    assert row["after_limited"] == 3  # the requests after the 429 at second 6
+    assert row["bytes"] == 1000
+    assert row["distinct_paths"] == 10
+    assert row["first_seen"] == datetime(2025, 1, 31, 12, 0, 0, tzinfo=timezone.utc)
+    assert row["last_seen"] == datetime(2025, 1, 31, 12, 0, 9, tzinfo=timezone.utc)
+    assert (row["rc_search"], row["rc_facets"], row["rc_product"], row["rc_api"], row["rc_static"], row["rc_other"]) \
+        == (3, 3, 2, 0, 1, 1)
+    assert row["peak_rpm"] == 10 and row["sustained_rpm"] == 1.0
+    assert row["top_ua"] == "BotA/1.0" and row["n_uas"] == 1
+    assert row["prefix"] == "192.0.2.0/24"
+    assert row["asn"] is None
+
+
+def test_prefix_rows_sum_their_ips(small_log):
+    traffic = aggregate(open_logs([small_log]))
+    row = _row(traffic.by_prefix, "192.0.2.0/24")
+    assert row["requests"] == 12 and row["ips"] == 2
+    assert row["n_uas"] == 3 and row["top_ua"] == "BotA/1.0"
+    assert row["s5xx"] == 2 and row["s3xx"] == 2
+    assert row["peak_rpm"] == 11  # minute 0: 10 + 1
+    assert row["distinct_paths"] == 11  # 10 + "/product/123" of the other IP
+    v6 = _row(traffic.by_prefix, "2001:db8:aa::/48")
+    assert v6["ips"] == 2 and v6["requests"] == 2
+
+
+def test_prefix_lengths_are_parameters(small_log):
+    traffic = aggregate(open_logs([small_log]), prefix_v4=16, prefix_v6=64)
+    assert set(traffic.by_prefix["key"]) == {"192.0.0.0/16", "2001:db8:aa:1::/64", "2001:db8:aa:2::/64"}
+    assert traffic.prefix_lengths == (16, 64)
+
+
+def test_user_agent_rows_keep_literal_dash(small_log):
+    traffic = aggregate(open_logs([small_log]))
+    dash = _row(traffic.by_ua, "-")
+    assert dash["requests"] == 2 and dash["ips"] == 2
+    assert _row(traffic.by_ua, "BotA/1.0")["limited"] == 2
+
+
+def test_sustained_rate_is_best_ten_minute_average(tmp_path):
+    lines = []
+    for minute in range(20):  # 30 r/min for 20 minutes, plus one burst of 90 in minute 3
+        count = 90 if minute == 3 else 30
+        lines += [main_line(when=_when(minute, s % 60), request=f"GET /p/{minute}/{s} HTTP/1.1")
+                  for s in range(count)]
+    traffic = aggregate(open_logs([_write(tmp_path, lines)]))
+    row = _row(traffic.by_ip, "192.0.2.1")
+    assert row["peak_rpm"] == 90
+    assert row["sustained_rpm"] == pytest.approx((9 * 30 + 90) / 10)
+    assert traffic.per_minute["requests"].to_list()[:4] == [30, 30, 30, 90]
+    timeline = traffic.timeline("ip", "192.0.2.1")
+    assert timeline.height == 20 and timeline["requests"].sum() == 20 * 30 + 60
+
+
+def test_route_classes_from_settings_first_match_wins(small_log):
+    classes = [("wp", r"^/wp-"), ("search", r"search"), ("everything", r".")]
+    row = _row(aggregate(open_logs([small_log]), route_classes=classes).by_ip, "192.0.2.10")
+    assert (row["rc_wp"], row["rc_search"], row["rc_everything"], row["rc_other"]) == (1, 3, 6, 0)
+
+
+def test_bad_route_class_is_usage_error(small_log):
+    with pytest.raises(UsageError, match="invalid path regex"):
+        aggregate(open_logs([small_log]), route_classes=[("x", "(")])
+
+
+def test_flags_count_per_key(small_log):
+    flags = {"probe": pl.col("path").str.contains(r"^/wp-"), "dash_ua": pl.col("user_agent") == "-"}
+    traffic = aggregate(open_logs([small_log]), flags=flags)
+    assert _row(traffic.by_ip, "192.0.2.10")["flag_probe"] == 1
+    assert _row(traffic.by_ip, "2001:db8:aa:1::5")["flag_dash_ua"] == 1
+    assert _row(traffic.by_prefix, "2001:db8:aa::/48")["flag_dash_ua"] == 2
+    assert traffic.flags == ["probe", "dash_ua"]
+
+
+def test_asn_grouping_with_a_database(tmp_path, asn_db):
+    lines = [main_line(ip=ip, when=_when(0, i)) for i, ip in
+             enumerate(["66.249.64.1", "66.249.70.2", "66.249.70.3", "88.198.1.1", "198.51.100.1"])]
+    traffic = aggregate(open_logs([_write(tmp_path, lines)]), asn_db=asn_db)
+    assert traffic.asn_enabled and traffic.asn_message is None
+    google = _row(traffic.by_asn, 15169)
+    assert google["ips"] == 3 and google["requests"] == 3 and google["asn_org"] == "Google LLC"
+    assert _row(traffic.by_ip, "88.198.1.1")["asn"] == 24940
+    assert _row(traffic.by_ip, "198.51.100.1")["asn"] is None  # not in the database: no ASN row
+    assert _row(traffic.by_prefix, "66.249.70.0/24")["asn"] == 15169
+    timeline = traffic.timeline("asn", 15169)
+    assert timeline["requests"].sum() == 3
+
+
+def test_without_database_asn_grouping_is_off_and_says_how(small_log):
+    traffic = aggregate(open_logs([small_log]))
+    assert not traffic.asn_enabled and traffic.by_asn.height == 0
+    assert "GeoLite2-ASN" in traffic.asn_message and "--asn-db" in traffic.asn_message
+
+
+def test_asn_lookups_once_per_distinct_ip(tmp_path, asn_db):
+    from proxygen.logs import AsnDb
+
+    calls = []
+    db = AsnDb.open(asn_db)
+    original = db.lookup_many
+    db.lookup_many = lambda ips: calls.append(list(ips)) or original(ips)
+    lines = [main_line(ip=f"66.249.64.{i % 3}", when=_when(0, i % 60)) for i in range(300)]
+    aggregate(open_logs([_write(tmp_path, lines)]), asn_db=db)
+    assert len(calls) == 1 and sorted(calls[0]) == ["66.249.64.0", "66.249.64.1", "66.249.64.2"]
+
+
+def test_merging_batches_gives_the_same_tables(tmp_path, monkeypatch):
+    """Small read chunks and forced compaction: memory-bounded merging must not change any number."""
+    lines = []
+    for i in range(3000):
+        ip = f"10.0.{i % 7}.{i % 13}"
+        status = 429 if i % 97 == 0 else 200
+        lines.append(main_line(ip=ip, when=_when((i // 60) % 60, i % 60), status=status,
+                               request=f"GET /product/{i % 400} HTTP/1.1", ua=f"UA{i % 5}"))
+    path = _write(tmp_path, lines)
+    whole = aggregate(open_logs([path]))
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 8192)
+    monkeypatch.setattr(aggregate_module, "_COMPACT_ROWS", 50)
+    source = open_logs([path])
+    pieces = aggregate(source)
+    for name in ("by_ip", "by_prefix", "by_ua", "per_minute", "ip_minute"):
+        a, b = getattr(whole, name), getattr(pieces, name)
+        keys = [c for c in ("key", "minute") if c in a.columns]
+        assert a.sort(keys).equals(b.sort(keys)), name
+
+
+def test_distinct_paths_estimate_above_sketch_size(tmp_path):
+    lines = [main_line(when=_when(i // 600, (i // 10) % 60), request=f"GET /product/{i} HTTP/1.1")
+             for i in range(6000)]
+    row = _row(aggregate(open_logs([_write(tmp_path, lines)])).by_ip, "192.0.2.1")
+    assert abs(row["distinct_paths"] - 6000) / 6000 < 0.2
+    assert row["distinct_paths"] <= row["requests"]
+
+
+def test_kmv_sketch_merge_is_exact_below_k_and_close_above():
+    exact = pl.DataFrame({"k": [1] * 100, "h": pl.Series(range(100), dtype=pl.UInt64).hash()})
+    assert estimate_distinct(trim_sketch(exact, "k"), "k")["distinct_paths"][0] == 100
+    big = pl.DataFrame({"k": [1] * 50_000, "h": pl.Series(range(50_000), dtype=pl.UInt64).hash()})
+    halves = pl.concat([trim_sketch(big[:25_000], "k"), trim_sketch(big[25_000:], "k")]).unique()
+    estimate = estimate_distinct(trim_sketch(halves, "k"), "k")["distinct_paths"][0]
+    assert abs(estimate - 50_000) / 50_000 < 0.2
+
+
+def test_ip_prefixes():
+    ips = pl.Series(["203.0.113.77", "2001:db8:1:2::5", "::ffff:198.51.100.9", "xx.xx.xx.xx", "999.1.1.1", None])
+    assert ip_prefixes(ips, 24, 48).to_list() == [
+        "203.0.113.0/24", "2001:db8:1::/48", "198.51.100.0/24", "xx.xx.xx.xx", "999.1.1.1", None]
+    assert ip_prefixes(pl.Series(["203.0.113.77"]), 20, 64).to_list() == ["203.0.112.0/20"]
+
+
+def test_empty_input_gives_empty_tables(tmp_path):
+    path = tmp_path / "empty.log"
+    path.write_bytes(b"")
+    traffic = aggregate(open_logs([str(path)]))
+    assert traffic.by_ip.height == 0 and traffic.totals.lines == 0
+    assert "requests" in traffic.by_ip.columns and "rc_search" in traffic.by_prefix.columns
+    assert any("empty" in m for m in traffic.messages)
+
+
+def test_totals(small_log):
+    traffic = aggregate(open_logs([small_log]))
+    assert (traffic.totals.lines, traffic.totals.parsed, traffic.totals.malformed) == (14, 14, 0)
+    assert traffic.totals.first_time == datetime(2025, 1, 31, 12, 0, tzinfo=timezone.utc)
+    assert traffic.totals.last_time == datetime(2025, 1, 31, 12, 5, tzinfo=timezone.utc)
