@@ -139,4 +139,6 @@ def run_test(files: dict[str, str], prefix: Path, nginx: str, certificates: list
     proc = subprocess.run([nginx, "-t", "-q", "-e", "stderr", "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf")],
                           capture_output=True, text=True, timeout=60)
     output = (proc.stderr + proc.stdout).replace(f"{prefix}/", "").strip()
-    return NginxCheck(host, proc.returncode == 0, output, version, target)
+    # a warning is a finding too: "conflicting server name ... ignored" means a site is unreachable
+    ok = proc.returncode == 0 and "[warn]" not in output and "[emerg]" not in output
+    return NginxCheck(host, ok, output, version, target)

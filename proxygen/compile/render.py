@@ -76,6 +76,15 @@ def _onoff(value) -> Quoted:
     return Quoted("on" if value else "off")
 
 
+def _chomp(value) -> Quoted:
+    """Drop the trailing newline of a macro's output (the template line supplies its own)."""
+    from markupsafe import Markup
+
+    if not isinstance(value, Markup):
+        raise TemplateBug("chomp applies to macro output only")
+    return Quoted(str(value).rstrip("\n"))
+
+
 _ENV = None
 
 
@@ -99,6 +108,7 @@ def environment(templates_dir: Path | None = None):
     env.filters["qv"] = lambda v: _funnel().put(v, variables=True)
     env.filters["qr"] = lambda v: _funnel().put(v, regex=True)
     env.filters["onoff"] = _onoff
+    env.filters["chomp"] = _chomp
     from proxygen.compile.view import template_globals
 
     env.globals.update(template_globals())
