@@ -23,6 +23,7 @@ to write, so a quoting slip in crossplane's builder fails loudly instead of test
 
 from __future__ import annotations
 
+import atexit
 import base64
 import glob
 import hashlib
@@ -178,7 +179,8 @@ def start_backend(name: str) -> Backend:
     log: list = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(name, log))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name=f"echo-{name}", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name=f"echo-{name}", daemon=True)
     thread.start()
     return Backend(name=name, server=server, thread=thread, requests=log)
 
@@ -624,6 +626,16 @@ def _strip(tree: list) -> list:
     ]
 
 
+_RUNNING: set["RunningNginx"] = set()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Last line of defence: an interrupted test run still stops every nginx it started."""
+    for running in list(_RUNNING):
+        running.stop()
+
+
 class RunningNginx:
     """A running nginx master for one HostConfig; ``stop()`` always leaves no process behind."""
 
@@ -638,6 +650,7 @@ class RunningNginx:
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(cmd + ["-g", "daemon off;"], stdout=err, stderr=err,
                                          start_new_session=True)
+        _RUNNING.add(self)
         try:
             self._wait_ready(timeout)
         except BaseException:
@@ -674,6 +687,7 @@ class RunningNginx:
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.wait(timeout=5)
+        _RUNNING.discard(self)
 
     def error_log(self) -> str:
         return "".join(p.read_text(errors="replace") for p in sorted((self.config.prefix / "logs").glob("*error*")))
