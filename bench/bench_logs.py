@@ -1,0 +1,119 @@
+"""Benchmark proxygen's log reading + aggregation against GoAccess 1.7 and awk on the same file, same run.
+
+    .venv/bin/python bench/bench_logs.py                      # 1,000,000 lines: lines/s and ratio to GoAccess
+    .venv/bin/python bench/bench_logs.py --lines 10000000 --memory-only   # peak RSS on 10M lines, >= 1M IPs
+
+The log is OFF-shaped synthetic traffic in OFF's `main` format (proxygen.synth, fixed seed), written
+once into --workdir and reused. proxygen runs end to end in a child process: read, parse, aggregate
+per IP / prefix / ASN / UA with per-minute series, ASN lookups in the generator's .mmdb. Figures are
+wall-clock seconds of one run each (the machine is shared: run it when it is quiet, and compare the
+ratio, which is measured in the same run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+from proxygen.logs import aggregate, open_logs
+source = open_logs([sys.argv[1]], "main")
+traffic = aggregate(source, asn_db=sys.argv[2])
+elapsed = time.perf_counter() - t0
+print(json.dumps({"seconds": elapsed, "parsed": traffic.totals.parsed, "malformed": traffic.totals.malformed,
+                  "ips": traffic.by_ip.height, "prefixes": traffic.by_prefix.height, "asns": traffic.by_asn.height,
+                  "uas": traffic.by_ua.height,
+                  "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+GOACCESS_FORMAT = '%h %^[%d:%t %^] "%r" %s %b "%R" "%u" %^'
+
+
+def ensure_log(workdir: Path, lines: int, seed: int) -> tuple[Path, Path]:
+    from proxygen.synth import generate, write_asn_mmdb
+
+    log = workdir / f"off-main-{lines}-{seed}.log"
+    mmdb = workdir / "synthetic-asn.mmdb"
+    if not log.exists():
+        t = time.perf_counter()
+        print(f"generating {lines:,} lines into {log} ...", flush=True)
+        generate(log, lines=lines, seed=seed)
+        print(f"  done in {time.perf_counter() - t:.1f} s ({log.stat().st_size / 2**20:.0f} MiB)", flush=True)
+    if not mmdb.exists():
+        write_asn_mmdb(mmdb)
+    return log, mmdb
+
+
+def run_proxygen(log: Path, mmdb: Path) -> dict:
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", CHILD, str(log), str(mmdb)], capture_output=True, text=True,
+                         cwd=ROOT)
+    wall = time.perf_counter() - t
+    if out.returncode != 0:
+        sys.exit(f"proxygen run failed:\n{out.stderr}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["process_seconds"] = wall
+    return result
+
+
+def run_goaccess(log: Path, workdir: Path) -> float | None:
+    if shutil.which("goaccess") is None:
+        print("goaccess not installed: skipped (apt-get install goaccess)")
+        return None
+    t = time.perf_counter()
+    out = subprocess.run(["goaccess", str(log), f"--log-format={GOACCESS_FORMAT}", "--date-format=%d/%b/%Y",
+                          "--time-format=%T", "--no-progress", "-o", str(workdir / "goaccess.json")],
+                         capture_output=True, text=True)
+    seconds = time.perf_counter() - t
+    if out.returncode != 0:
+        print(f"goaccess failed: {out.stderr[:500]}")
+        return None
+    return seconds
+
+
+def run_awk(log: Path) -> float:
+    t = time.perf_counter()
+    subprocess.run(["awk", "{c[$1]++} END {for (k in c) n++; print n}", str(log)], capture_output=True, check=True)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workdir", default=str(ROOT / "build" / "bench"))
+    parser.add_argument("--memory-only", action="store_true", help="only proxygen: time and peak RSS")
+    args = parser.parse_args()
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    log, mmdb = ensure_log(workdir, args.lines, args.seed)
+    print(f"machine: {os.cpu_count()} CPUs; log {log.stat().st_size / 2**20:.0f} MiB, {args.lines:,} lines")
+
+    pg = run_proxygen(log, mmdb)
+    rate = pg["parsed"] / pg["seconds"]
+    print(f"proxygen (read+parse+aggregate+ASN): {pg['seconds']:.2f} s = {rate:,.0f} lines/s "
+          f"(process incl. start-up {pg['process_seconds']:.2f} s); peak RSS {pg['max_rss_mib']:.0f} MiB; "
+          f"{pg['parsed']:,} parsed, {pg['malformed']} malformed, {pg['ips']:,} IPs, {pg['prefixes']:,} prefixes, "
+          f"{pg['asns']} ASNs, {pg['uas']:,} UAs")
+    if args.memory_only:
+        return
+    ga = run_goaccess(log, workdir)
+    awk = run_awk(log)
+    print(f"awk count per IP (floor, one field): {awk:.2f} s = {args.lines / awk:,.0f} lines/s")
+    if ga is not None:
+        print(f"GoAccess 1.7: {ga:.2f} s = {args.lines / ga:,.0f} lines/s")
+        print(f"ratio proxygen / GoAccess: {ga / pg['seconds']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
