@@ -2,7 +2,8 @@
 
 nginx only ever sees config proxygen built (ingress-nginx's lesson: `nginx -t` on
 user-supplied config is an attack vector). A host is rendered for the sandbox: its
-certificate, log, cache, pid, html and ACME paths point inside a temporary prefix,
+certificate, log, cache, pid, html, ACME and temp paths point inside a temporary prefix, it
+listens on free high ports (nginx -t binds them; this works unprivileged and beside a running nginx),
 missing certificates are replaced by one throwaway self-signed EC pair, and the
 target version is the installed nginx's (Debian ships 1.22, production runs
 mainline, so `http2` moves to the `listen` line; the report says so).
@@ -75,18 +76,38 @@ def sandbox_adapters(prefix: Path, version: str):
         paths = HostPaths(
             certificates=str(prefix / "certs"), logs=str(prefix / "logs"), cache=str(prefix / "cache"),
             pid=str(prefix / "nginx.pid"), html=str(prefix / "html"), acme=str(prefix / "acme"),
+            temp=str(prefix / "temp"),
             mime_types=host.paths.mime_types if os.path.exists(host.paths.mime_types)
             else str(prefix / "mime.types"))
         user = host.user
         if user is not None and (os.geteuid() != 0 or not _user_exists(user)):
             user = None  # nginx -t would fail on a user this machine lacks; production keeps it
-        return host.model_copy(update={"paths": paths, "user": user, "nginx_version": version})
+        # nginx -t binds the listen sockets: free high ports work unprivileged and beside a running nginx
+        http_port, https_port = _free_ports(2)
+        return host.model_copy(update={"paths": paths, "user": user, "nginx_version": version,
+                                       "http_port": http_port, "https_port": https_port})
 
     def adapt_settings(settings):
         zones = {name: z.model_copy(update={"path": f"zone-{name}"}) for name, z in settings.cache_zones.items()}
         return settings.model_copy(update={"cache_zones": zones})
 
     return adapt_host, adapt_settings
+
+
+def _free_ports(n: int) -> list[int]:
+    import socket
+
+    socks, ports = [], []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+            ports.append(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+    return ports
 
 
 def _user_exists(name: str) -> bool:
@@ -124,7 +145,7 @@ def run_test(files: dict[str, str], prefix: Path, nginx: str, certificates: list
         path = prefix / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    for sub in ("logs", "cache", "html", "acme"):
+    for sub in ("logs", "cache", "html", "acme", "temp"):
         (prefix / sub).mkdir(exist_ok=True)
     if not (prefix / "mime.types").exists():
         (prefix / "mime.types").write_text("types {\n    text/html html;\n}\n")

@@ -34,6 +34,8 @@ class HostPaths(_Strict):
                           description="Directory holding the shared error pages and pages like stop-crawling.txt.")
     acme: AbsPath = Field("/var/www/letsencrypt", description="Webroot for ACME http-01 challenges.")
     mime_types: AbsPath = "/etc/nginx/mime.types"
+    temp: AbsPath | None = Field(None, description="Parent of nginx's temp directories (default: nginx's built-in "
+                                                   "paths); the nginx -t sandbox sets it so it runs unprivileged.")
 
 
 class Host(_Strict):
@@ -47,6 +49,8 @@ class Host(_Strict):
     worker_processes: int | Literal["auto"] = "auto"
     worker_connections: int = Field(4096, ge=16, le=1_000_000)
     ipv6: bool = Field(True, description="Also listen on [::].")
+    http_port: int = Field(80, ge=1, le=65535)
+    https_port: int = Field(443, ge=1, le=65535)
     reject_unknown_hosts: bool = Field(
         True, description="A default server answers 444 / rejects the TLS handshake for names no site declares.")
     resolver: list[Name] = Field(default_factory=list, description="DNS resolvers (needed for OCSP stapling).")

@@ -41,3 +41,48 @@ def test_nginx_t_reports_a_real_error(tmp_path):
     write_repo(tmp_path, sites={"full": site})
     [edge] = [r for r in check_hosts(load_repository(tmp_path), "edge")]
     assert not edge.ok and 'conflicting parameter "200"' in edge.output, edge.output
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to an unprivileged user")
+def test_sandbox_passes_nginx_t_as_an_unprivileged_user():
+    """The sandbox needs no privilege: high ports, paths in the prefix, no `user` directive."""
+    import pwd
+    import subprocess
+
+    from proxygen.compile.build import build
+    from proxygen.nginx import _certificates, find_nginx, installed_version, run_test, sandbox_adapters
+
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody")
+    repo = load_repository(REPO)
+    nginx = find_nginx()
+    host = repo.settings.hosts["scaleway-proxy"]
+    import shutil as sh
+    import tempfile
+    from pathlib import Path
+
+    prefix = Path(tempfile.mkdtemp(prefix="proxygen-unprivileged-"))  # pytest's tmp is root-only
+    try:
+        _check_as_nobody(repo, host, nginx, prefix)
+    finally:
+        sh.rmtree(prefix)
+
+
+def _check_as_nobody(repo, host, nginx, prefix):
+    import subprocess
+
+    from proxygen.compile.build import build
+    from proxygen.nginx import _certificates, installed_version, run_test, sandbox_adapters
+
+    adapt_host, adapt_settings = sandbox_adapters(prefix, installed_version(nginx))
+    out = build(repo, host.name, adapt=lambda h: adapt_host(h).model_copy(update={"user": None}),
+                adapt_settings=adapt_settings).hosts[host.name]
+    assert "listen 80" not in "".join(out.files.values())
+    assert run_test(out.files, prefix, nginx, _certificates(repo, host), host.name, "", "").ok
+    subprocess.run(["chown", "-R", "nobody:nogroup", str(prefix)], check=True)
+    proc = subprocess.run(["su", "nobody", "-s", "/bin/sh", "-c",
+                           f"{nginx} -t -q -e stderr -p {prefix}/ -c {prefix}/nginx.conf"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
