@@ -270,6 +270,7 @@ FORBIDDEN: dict[str, str] = {
     "proxy_send_timeout": "use timeouts:",
     "proxy_redirect": "use proxy.redirect",
     "proxy_http_version": "use proxy.http_version",
+    "proxy_intercept_errors": "use intercept_errors:",
 }
 
 

@@ -206,6 +206,8 @@ class Options(_Strict):
     timeouts: Timeouts | None = None
     buffering: bool | None = Field(None, description="proxy_buffering")
     request_buffering: bool | None = Field(None, description="proxy_request_buffering")
+    intercept_errors: bool | None = Field(
+        None, description="proxy_intercept_errors: answer the backend's error statuses with error_pages too.")
     header_set: Name | None = Field(None, description="A proxy header set from proxygen.yml `header_sets:`.")
     proxy_headers: dict[HeaderName, VarText] = Field(default_factory=dict, description="proxy_set_header lines.")
     headers: list[Header] = Field(default_factory=list, description="Response headers (add_header).")

@@ -43,6 +43,7 @@ FULL_SITE = {
     "proxy_headers": {"X-Forwarded-Proto": "https"},
     "headers": [{"name": "X-Frame-Options", "value": "DENY", "always": True}],
     "client_max_body_size": "20M",
+    "intercept_errors": True,
     "timeouts": {"read": "90s"},
     "logs": {"access": {"format": "main", "file": "full.log", "buffer": "256K", "flush": "1s", "if": "$loggable"},
              "error": {"file": "full.err", "level": "warn"}},
