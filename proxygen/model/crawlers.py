@@ -60,8 +60,13 @@ def _off_route_classes() -> list[RouteClass]:
 class RateThresholds(_Strict):
     """Per-IP request rate, in cost units per minute (a search counts `weight` units)."""
 
-    throttle_cost_per_min: float = Field(60, gt=0, description="Sustained weighted rate that earns a throttle.")
-    block_cost_per_min: float = Field(300, gt=0, description="Sustained weighted rate that earns a block.")
+    throttle_cost_per_min: float = Field(
+        100, gt=0, description="Sustained weighted rate that earns a throttle (100 = 10 searches/min, Product "
+                               "Opener's own per-IP search limit, kept up for 10 minutes).")
+    block_cost_per_min: float = Field(400, gt=0, description="Sustained weighted rate that earns a block.")
+    peak_cost_per_min: float = Field(
+        600, gt=0, description="Weighted requests in one calendar minute that earn a throttle even when the "
+                               "burst is too short to raise the sustained rate (nobody reads 600 pages a minute).")
     min_requests: int = Field(100, ge=1, description="Ignore clients with fewer requests in the window.")
     shared_address_uas: int = Field(
         8, ge=2, description="An IP with at least this many browser user agents is treated as a shared address "

@@ -33,6 +33,12 @@ def test_rate_throttles_between_the_two_thresholds():
     assert keys(rate.detect(context(t))) == {("ip", "203.0.113.8", "throttle")}
 
 
+def test_rate_throttles_a_short_burst():
+    t = traffic(ips=[ip("203.0.113.9", 900, rc_facets=900, sustained_rpm=9, peak_rpm=90)])  # 900 weighted/min
+    [hit] = rate.detect(context(t))
+    assert (hit.action, hit.key) == ("throttle", "203.0.113.9") and "burst" in hit.why
+
+
 def test_rate_ignores_static_heavy_and_slow_clients():
     t = traffic(ips=[ip("192.0.2.10", 6000, rc_static=6000, sustained_rpm=100, peak_rpm=200),   # 10 weighted/min
                      ip("192.0.2.11", 500, rc_product=500, sustained_rpm=8, peak_rpm=20)])

@@ -18,7 +18,7 @@ from proxygen.synth import generate, write_asn_mmdb
 def synth(tmp_path_factory):
     d = tmp_path_factory.mktemp("synth")
     log = d / "access.log"
-    labels = generate(log, lines=30_000, seed=7)
+    labels = generate(log, lines=50_000, seed=7)
     db = write_asn_mmdb(d / "asn.mmdb")
     return log, labels, db
 
@@ -39,8 +39,8 @@ def _ips_by_label(synth) -> dict[str, set[str]]:
 
 def test_summary_counts_the_log(result):
     s = result.summary
-    assert (s.lines_read, s.parsed, s.malformed) == (30_000, 30_000, 0)
-    assert s.format == "main" and s.first_time < s.last_time and s.requests == 30_000
+    assert (s.lines_read, s.parsed, s.malformed) == (50_000, 50_000, 0)
+    assert s.format == "main" and s.first_time < s.last_time and s.requests == 50_000
 
 
 def test_every_abusive_scenario_gets_a_rule_of_the_expected_kind(result, synth):

@@ -59,8 +59,8 @@ def test_json_report_is_stable(analysis):
 
     doc = json.loads(json_report.render(analysis))
     assert doc["summary"]["time_range"] == {"first": "2025-01-31T12:00:00Z", "last": "2025-01-31T13:00:00Z"}
-    assert [f["key"] for f in doc["findings"]] == ["203.0.113.7", "GPTBot", "203.0.113.90", "python-requests"]
-    assert doc["findings"][0]["samples"][0].startswith('203.0.113.7 - - [31/Jan/2025:12:00:00 +0000] "GET ')
+    assert [f["key"] for f in doc["findings"]] == ["GPTBot", "203.0.113.7", "203.0.113.90", "python-requests"]
+    assert doc["findings"][1]["samples"][0].startswith('203.0.113.7 - - [31/Jan/2025:12:00:00 +0000] "GET ')
 
 
 def test_html_report_is_self_contained_and_escaped(analysis):
