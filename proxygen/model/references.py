@@ -26,6 +26,7 @@ RESERVED_VARIABLES = frozenset({
 def check_references(repo: "Repository") -> list[Problem]:
     problems: list[Problem] = []
     problems += _hosts(repo)
+    problems += _allowlist_text(repo)
     for name in sorted(repo.sites):
         problems += _site(repo, name)
     for host_name in sorted(repo.settings.hosts):
@@ -52,6 +53,19 @@ def _hosts(repo) -> list[Problem]:
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 out.append(_p(repo, "proxygen.yml", ("hosts", host_name, "sites", i),
                               f"no site declaration sites/{site}.yml{hint}"))
+    return out
+
+
+def _allowlist_text(repo) -> list[Problem]:
+    """Allowlisted user agents are rendered into map keys: the same text rules as declarations."""
+    from proxygen.model.values import control_character
+
+    out = []
+    for i, ua in enumerate(repo.settings.allowlists.user_agents):
+        ch = control_character(ua.pattern)
+        if ch is not None:
+            out.append(_p(repo, "proxygen.yml", ("allowlists", "user_agents", i, "pattern"),
+                          f"contains a control character (U+{ord(ch):04X}); remove it"))
     return out
 
 

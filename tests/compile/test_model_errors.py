@@ -165,3 +165,10 @@ def test_undefined_variables_are_declaration_errors(tmp_path):
     assert "headers[0].value: $nope is not an nginx variable" in msg
     assert "$rest" not in msg and "$1" not in msg  # a named capture and a numbered one are variables
     assert len(msg.splitlines()) == 2
+
+
+def test_allowlisted_user_agent_with_a_control_character(tmp_path):
+    settings = copy.deepcopy(SETTINGS)
+    settings["allowlists"]["user_agents"][0]["pattern"] = "Smoothie\r\nX: 1"
+    write_repo(tmp_path, settings=settings)
+    assert "allowlists.user_agents[0].pattern: contains a control character (U+000D)" in errors_of(tmp_path)

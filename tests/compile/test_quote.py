@@ -111,3 +111,21 @@ http {{
         deadline = time.time() + 5
         while (tmp_path / "nginx.pid").exists() and time.time() < deadline:
             time.sleep(0.02)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="\u2028\u2029"), max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXT, st.sampled_from(["plain", "regex"]))
+def test_any_text_is_one_token_equal_to_itself(value, mode):
+    if mode == "plain" and "$" in value:
+        with pytest.raises(QuoteError):
+            quote(value)
+        return
+    token = quote(value, regex=(mode == "regex"))
+    words = [(t, q) for t, _, q in lex(f"d {token};\nnext x;\n")]
+    assert len(words) == 6 and words[2] == (";", False) and words[3] == ("next", False), (value, token, words)
+    assert unquote_token(*words[1]) == value
