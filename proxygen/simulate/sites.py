@@ -30,6 +30,10 @@ class Variables:
             name: [(e, re.compile(e.regex, re.I if e.ignore_case else 0) if e.regex is not None else None)
                    for e in m.entries] for name, m in self.maps.items()}
         self.unknown_variables: set[str] = set()
+        # A map's choice depends only on its source string, an allowlist answer only on (ip, ua):
+        # caching those makes a log's many requests per client cheap.
+        self._choice: dict[str, dict[str, str]] = {name: {} for name in self.maps}
+        self._allow_cache: dict[tuple[str, str], tuple[bool, bool]] = {}
 
     def expand(self, text: str, req: dict) -> str:
         return _VAR.sub(lambda m: self.get(m.group(1).strip("{}"), req), text)
@@ -56,16 +60,15 @@ class Variables:
         if name in ("proxygen_allowlisted_ip", "proxygen_allowlisted_ua", "proxygen_allowlisted"):
             return self._allowlisted(name, ip, ua)
         if name in self.maps:
-            m = self.maps[name]
-            source = self.expand(m.source, req)
-            for entry, rx in self._compiled[name]:
-                if rx is None and entry.exact.lower() == source.lower():
-                    return self.expand(entry.value, req)
-            for entry, rx in self._compiled[name]:
-                if rx is not None and rx.search(source):
-                    return self.expand(entry.value, req)
-            return self.expand(m.default, req)
-        if name in self.geos:
+            source = self.expand(self.maps[name].source, req)
+            choices = self._choice[name]
+            value = choices.get(source)
+            if value is None:
+                value = self._choose(name, source)
+                if len(choices) < 500_000:
+                    choices[source] = value
+            return self.expand(value, req) if "$" in value else value
+        if name in self.geos:  # site geos are short lists
             g = self.geos[name]
             try:
                 addr = ipaddress.ip_address(ip)
@@ -80,15 +83,32 @@ class Variables:
         self.unknown_variables.add(name)
         return ""
 
+    def _choose(self, name: str, source: str) -> str:
+        """The map's raw value for `source`: exact keys (case-insensitive, like nginx's hash) first,
+        then regexes in order, else the default."""
+        low = source.lower()
+        for entry, rx in self._compiled[name]:
+            if rx is None and entry.exact.lower() == low:
+                return entry.value
+        for entry, rx in self._compiled[name]:
+            if rx is not None and rx.search(source):
+                return entry.value
+        return self.maps[name].default
+
     def _allowlisted(self, name: str, ip: str, ua: str) -> str:
         al = self.allowlists
         if al is None:
             return "0"
-        try:
-            by_ip = al.network_for(ip) is not None
-        except ValueError:
-            by_ip = False
-        by_ua = al.user_agent_for(ua, ip) is not None
+        hit = self._allow_cache.get((ip, ua))
+        if hit is None:
+            try:
+                by_ip = al.network_for(ip) is not None
+            except ValueError:
+                by_ip = False
+            hit = (by_ip, al.user_agent_for(ua, ip) is not None)
+            if len(self._allow_cache) < 1_000_000:
+                self._allow_cache[(ip, ua)] = hit
+        by_ip, by_ua = hit
         if name == "proxygen_allowlisted_ip":
             return "1" if by_ip else "0"
         if name == "proxygen_allowlisted_ua":
