@@ -48,7 +48,7 @@ def touched_by_label(log: Path, labels: Path, proposals, db: AsnDb) -> Counter:
         elif p["key_type"] == "asn":
             asns.setdefault(int(p["key"]), set()).add(i)
         elif p["key_type"] == "ua":
-            uas.append((i, p.get("match", "contains"), p["key"].lower()))
+            uas.append((i, p.get("ua_match", "contains"), p["key"].lower()))
     label_list = labels.read_text().splitlines()
     sets: dict[frozenset, int] = {frozenset(): 0}
     set_list = [frozenset()]

@@ -63,16 +63,19 @@ class Finding:
     user_agents: list[str] = field(default_factory=list)
 
     def to_proposal(self) -> dict | None:
-        """The rule this finding proposes (key_type, key, action, reason, evidence), or None for observe."""
+        """The rule this finding proposes, or None for observe: the fields of
+        proxygen.blocklist.merge.Proposal (key_type, key, action, reason, evidence[, ua_match])."""
         if self.action == "observe":
             return None
-        evidence = {h.detector: h.numbers for h in self.detectors}
-        evidence.update(requests=self.requests, share=round(self.share, 6), ips=self.ips, asn=self.asn,
-                        first_seen=_iso(self.first_seen), last_seen=_iso(self.last_seen))
+        when = f"{_iso(self.first_seen)}..{_iso(self.last_seen)}" if self.first_seen else "-"
+        asn = f", AS{self.asn}" if self.asn is not None else ""
+        detectors = "; ".join(f"{h.detector}: {h.why}" for h in self.detectors)
+        evidence = (f"score {self.score}; {self.requests:,} requests ({self.share:.1%}), {self.ips:,} IPs{asn}, "
+                    f"{when}; {detectors}")
         proposal = {"key_type": self.key_type, "key": self.key, "action": self.action, "reason": self.why,
                     "evidence": evidence}
         if self.key_type == "ua":
-            proposal["match"] = self.ua_match or "contains"
+            proposal["ua_match"] = self.ua_match or "contains"
         return proposal
 
     def to_json(self) -> dict:

@@ -98,6 +98,14 @@ def test_findings_carry_evidence(result):
     assert ua.ua_match == "contains" and ua.samples and all("GPTBot" in s for s in ua.samples)
 
 
+def test_proposals_are_blocklist_proposals(result):
+    from proxygen.blocklist.merge import Proposal
+
+    proposals = [Proposal(**p) for p in result.proposals()]
+    assert proposals and all(p.action in ("block", "throttle") and p.reason and p.evidence for p in proposals)
+    assert {p.ua_match for p in proposals if p.key_type == "ua"} == {"contains", "exact"}  # '-' is exact
+
+
 def test_ranking_puts_rules_first_then_score(result):
     order = ["block", "throttle", "observe"]
     ranks = [(order.index(f.action), -f.score) for f in result.findings]
