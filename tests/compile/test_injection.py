@@ -56,8 +56,22 @@ def with_value(site, loc, value, is_key):
     return site
 
 
+_SHAPES: dict[str, tuple] = {}
+
+
 def crossplane_shape(files: dict[str, str], tmp_path):
     """Structure (names, argument counts, nesting) and all arguments, as crossplane's parser sees them."""
+    shape, args = [], []
+    for rel in sorted(files):
+        if files[rel] not in _SHAPES:  # a file identical to one already parsed has the same shape
+            _SHAPES[files[rel]] = _file_shape(rel, files[rel], tmp_path)
+        file_shape, file_args = _SHAPES[files[rel]]
+        shape += file_shape
+        args += file_args
+    return shape, args
+
+
+def _file_shape(rel: str, text: str, tmp_path):
     import crossplane
 
     shape, args = [], []
@@ -71,14 +85,13 @@ def crossplane_shape(files: dict[str, str], tmp_path):
             if "block" in d:
                 walk(d["block"], depth + 1, d["directive"] in ("map", "geo", "types"))
 
-    for rel in sorted(files):
-        path = tmp_path / "parse" / rel.replace("/", "_")
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(files[rel], encoding="utf-8")
-        parsed = crossplane.parse(str(path), single=True, strict=False, check_ctx=False, check_args=False,
-                                  comments=False)
-        assert parsed["status"] == "ok", parsed["errors"]
-        walk(parsed["config"][0]["parsed"], 0)
+    path = tmp_path / "parse" / rel.replace("/", "_")
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    parsed = crossplane.parse(str(path), single=True, strict=False, check_ctx=False, check_args=False,
+                              comments=False)
+    assert parsed["status"] == "ok", parsed["errors"]
+    walk(parsed["config"][0]["parsed"], 0)
     return shape, args
 
 
