@@ -67,7 +67,7 @@ class Finding:
         proxygen.blocklist.merge.Proposal (key_type, key, action, reason, evidence[, ua_match])."""
         if self.action == "observe":
             return None
-        when = f"{_iso(self.first_seen)}..{_iso(self.last_seen)}" if self.first_seen else "-"
+        when = f"{iso(self.first_seen)}..{iso(self.last_seen)}" if self.first_seen else "-"
         asn = f", AS{self.asn}" if self.asn is not None else ""
         detectors = "; ".join(f"{h.detector}: {h.why}" for h in self.detectors)
         evidence = (f"score {self.score}; {self.requests:,} requests ({self.share:.1%}), {self.ips:,} IPs{asn}, "
@@ -95,15 +95,15 @@ class Finding:
             "ips": self.ips,
             "asn": self.asn,
             "asn_org": self.asn_org,
-            "first_seen": _iso(self.first_seen),
-            "last_seen": _iso(self.last_seen),
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
             "ua_match": self.ua_match,
             "user_agents": self.user_agents,
             "samples": self.samples,
         }
 
 
-def _iso(value) -> str | None:
+def iso(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -117,7 +117,7 @@ def _plain(numbers: dict) -> dict:
         if isinstance(v, float):
             v = round(v, 3)
         elif isinstance(v, datetime):
-            v = _iso(v)
+            v = iso(v)
         out[k] = v
     return out
 

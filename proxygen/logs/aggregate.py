@@ -172,14 +172,16 @@ class _Sketch:
     def add(self, pairs) -> None:  # pairs: unique (key, h)
         self.frames.append(pairs)
         self.rows += pairs.height
+        self.dirty = True
         if self.rows > max(_COMPACT_ROWS, 2 * self.compacted_rows):
             self.compact()
 
     def compact(self) -> None:
         import polars as pl
 
-        if not self.frames:
+        if not self.frames or not getattr(self, "dirty", False):
             return
+        self.dirty = False
         merged = pl.concat(self.frames).unique()
         self.frames = [trim_sketch(merged, self.key, self.k)]
         self.rows = self.compacted_rows = self.frames[0].height
@@ -349,7 +351,12 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     needed = {"client_ip", "time", "path", "query", "status", "bytes", "user_agent"}
     for expr in flags.values():
         needed.update(expr.meta.root_names())
+    import time as _T; _P={}; _c=_T.process_time()
+    def _mark(name):
+        nonlocal _c
+        n=_T.process_time(); _P[name]=round(_P.get(name,0)+n-_c,3); _c=n
     for batch in source.batches(columns=needed):
+        _mark("batches")
         status = pl.col("status")
         lines = batch.select(
             pl.col("client_ip").hash().alias("ip_h"),
@@ -363,6 +370,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             (pl.col("path").hash() ^ pl.col("query").hash()).alias("h"),
             *[expr.fill_null(False).alias(f"flag_{name}") for name, expr in flags.items()],
         )
+        _mark("lines")
         lazy = lines.lazy()
         (ip_batch, ua_batch, ip_ua_batch, ip_min_batch, ua_min_batch, per_min_batch,
          ip_pairs, ua_pairs) = pl.collect_all([
@@ -375,6 +383,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             lazy.select("ip_h", "h").unique(),
             lazy.select("ua_h", "h").unique(),
         ])
+        _mark("collect_all")
         ip_part.add(ip_batch)
         ua_part.add(ua_batch)
         ip_ua.add(ip_ua_batch)
@@ -384,10 +393,12 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         ip_sketch.add(ip_pairs)
         ua_sketch.add(ua_pairs)
 
+        _mark("add")
         # after_limited: requests later than the key's first 429/503 (earlier batches included)
         first_lim_ip = _after_limited(lines, ip_batch, "ip_h", first_lim_ip, after_ip)
         first_lim_ua = _after_limited(lines, ua_batch, "ua_h", first_lim_ua, after_ua)
 
+        _mark("after_limited")
     stats = source.stats
     totals = Totals(lines=stats.lines_read, parsed=stats.parsed, malformed=stats.malformed,
                     filtered_out=stats.filtered_out, first_time=stats.first_time, last_time=stats.last_time)
@@ -401,38 +412,50 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     ip_min_tab = ip_min.result()
     ua_min_tab = ua_min.result()
 
+    _mark("results")
     # ---- by_ip
     rates_ip = _rates(ip_min_tab, "ip_h")
+    _mark("rates_ip")
     top_ip = _top_ua(ip_ua_tab, "ip_h", ua_tab)
+    _mark("top_ip")
     by_ip = (ip_tab.join(estimate_distinct(ip_sketch.result(), "ip_h"), on="ip_h", how="left")
              .join(after_ip.result() if after_ip.frames else pl.DataFrame(schema={"ip_h": pl.UInt64,
                                                                                  "after_limited": pl.UInt32}),
                    on="ip_h", how="left")
              .join(rates_ip, on="ip_h", how="left")
              .join(top_ip, on="ip_h", how="left"))
+    _mark("by_ip_join")
     prefixes = ip_prefixes(by_ip["key"], prefix_v4, prefix_v6)
+    _mark("prefixes")
     if db is not None:
         asns, orgs = db.lookup_many(by_ip["key"].to_list())
         asn_message = None
     else:
         asns, orgs = [None] * by_ip.height, [None] * by_ip.height
         asn_message = HOW_TO_GET_A_DATABASE
+    _mark("asn")
     by_ip = by_ip.with_columns(
         pl.Series("asn", asns, dtype=pl.Int64), pl.Series("asn_org", orgs, dtype=pl.Utf8),
         prefixes,
         pl.col("after_limited").fill_null(0).cast(pl.UInt32),
     )
+    _mark("by_ip")
     membership = by_ip.select("ip_h", "prefix", "asn", "asn_org")
 
     # ---- by_prefix / by_asn, from IP-level partials
-    by_prefix = _group_of_ips("prefix", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch.result(), ua_tab,
+    ip_sketch_tab = ip_sketch.result()
+    _mark("sketch")
+    by_prefix = _group_of_ips("prefix", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch_tab, ua_tab,
                               count_cols)
+    _mark("by_prefix")
     if db is not None:
         by_asn = _group_of_ips("asn", by_ip.filter(pl.col("asn").is_not_null()), membership, ip_min_tab,
-                               ip_ua_tab, ip_sketch.result(), ua_tab, count_cols)
+                               ip_ua_tab, ip_sketch_tab, ua_tab, count_cols)
         orgs_tab = by_ip.filter(pl.col("asn").is_not_null()).group_by("asn").agg(pl.col("asn_org").first())
         by_asn = by_asn.join(orgs_tab.rename({"asn": "key"}), on="key", how="left")
-        prefix_asn = by_ip.group_by("prefix").agg(pl.col("asn").drop_nulls().mode().first().alias("asn"))
+        prefix_asn = (by_ip.filter(pl.col("asn").is_not_null()).group_by("prefix", "asn").len()
+                      .sort(["len", "asn"], descending=[True, False])
+                      .group_by("prefix", maintain_order=True).agg(pl.col("asn").first()))  # the most common ASN
         by_prefix = by_prefix.join(prefix_asn.rename({"prefix": "key"}), on="key", how="left").join(
             orgs_tab, on="asn", how="left")
     else:
@@ -440,6 +463,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         by_prefix = by_prefix.with_columns(pl.lit(None, dtype=pl.Int64).alias("asn"),
                                            pl.lit(None, dtype=pl.Utf8).alias("asn_org"))
 
+    _mark("by_asn")
     # ---- by_ua
     ips_per_ua = ip_ua_tab.group_by("ua_h").agg(pl.len().cast(pl.UInt32).alias("ips"))
     by_ua = (ua_tab.join(estimate_distinct(ua_sketch.result(), "ua_h"), on="ua_h", how="left")
@@ -450,12 +474,14 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
              .join(ips_per_ua, on="ua_h", how="left")
              .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32)))
 
+    _mark("by_ua")
     ip_keys = by_ip.select("ip_h", "key")
     ua_keys = ua_tab.select("ua_h", "key")
     ip_minute = ip_min_tab.join(ip_keys, on="ip_h").select("key", _minute_dt(), "requests", "limited")
     ua_minute = ua_min_tab.join(ua_keys, on="ua_h").select("key", _minute_dt(), "requests", "limited")
     per_minute = per_min.result().select(_minute_dt(), "requests", "limited").sort("minute")
 
+    _mark("minutes"); print(_P)
     ordered = ["key", "requests", "distinct_paths", "s2xx", "s3xx", "s4xx", "s5xx", "limited", "after_limited",
                "bytes", "first_seen", "last_seen", *[f"rc_{c}" for c in class_names],
                *[f"flag_{f}" for f in flags], "peak_rpm", "sustained_rpm"]
@@ -499,15 +525,30 @@ def _after_limited(lines, fine, key: str, known, out: _Partial):
 
 
 def _rates(minutes, key: str):
-    """peak_rpm and sustained_rpm per key from its (key, minute, requests) rows."""
+    """peak_rpm and sustained_rpm per key from its (key, minute, requests) rows.
+
+    A key active within 10 consecutive minutes has sustained = its total / 10 (one window holds
+    everything); only the others need the sliding window, which keeps this cheap for the many
+    short-lived clients.
+    """
     import polars as pl
 
-    peak = minutes.group_by(key).agg(pl.col("requests").max().cast(pl.UInt32).alias("peak_rpm"))
-    window = (minutes.select(key, "minute", "requests").sort(key, "minute")
+    per_key = minutes.group_by(key).agg(
+        pl.col("requests").max().cast(pl.UInt32).alias("peak_rpm"),
+        pl.col("requests").sum().alias("_total"),
+        (pl.col("minute").max() - pl.col("minute").min()).alias("_span"),
+    )
+    short = per_key.filter(pl.col("_span") < SUSTAINED_WINDOW_MINUTES).select(
+        key, "peak_rpm", (pl.col("_total") / SUSTAINED_WINDOW_MINUTES).alias("sustained_rpm"))
+    long_keys = per_key.filter(pl.col("_span") >= SUSTAINED_WINDOW_MINUTES).select(key, "peak_rpm")
+    if long_keys.height == 0:
+        return short
+    window = (minutes.join(long_keys.select(key), on=key, how="semi").select(key, "minute", "requests")
+              .sort(key, "minute")
               .rolling(index_column="minute", period=f"{SUSTAINED_WINDOW_MINUTES}i", group_by=key)
               .agg(pl.col("requests").sum().alias("_w")))
     sustained = window.group_by(key).agg((pl.col("_w").max() / SUSTAINED_WINDOW_MINUTES).alias("sustained_rpm"))
-    return peak.join(sustained, on=key)
+    return pl.concat([short, long_keys.join(sustained, on=key)], how="vertical_relaxed")
 
 
 def _top_ua(ip_ua, key: str, ua_tab):

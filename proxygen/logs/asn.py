@@ -72,14 +72,18 @@ class AsnDb:
 
     def lookup_many(self, ips: list[str]) -> tuple[list[int | None], list[str | None]]:
         """ASNs and organisations of many distinct addresses (same order)."""
+        get = self._reader.get
+
+        def safe_get(ip):
+            try:
+                return get(ip)
+            except (ValueError, TypeError):
+                return None
+
+        records = list(map(safe_get, ips))
         asns: list[int | None] = []
         orgs: list[str | None] = []
-        get = self._reader.get
-        for ip in ips:
-            try:
-                record = get(ip)
-            except (ValueError, TypeError):
-                record = None
+        for record in records:
             if record is None:
                 asns.append(None)
                 orgs.append(None)

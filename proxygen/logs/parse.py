@@ -89,10 +89,10 @@ def _extract(lines: pl.Series, fmt: LogFormat, capture: frozenset[str] | None) -
     """Run the fast regex, then the general one on the lines it rejected. Returns groups + line_index."""
     fast = lines.str.extract_groups(fmt.line_regex(capture, fast=True)).struct.unnest()
     fast = fast.with_row_index("line_index")
-    key = fast.columns[1]
-    missed = fast.filter(pl.col(key).is_null())
-    if missed.height == 0:
+    key = next(c for c in fast.columns if c in ("time_local", "time_iso8601", "msec"))  # never null on a match
+    if fast[key].null_count() == 0:
         return fast.with_columns(pl.lit(True).alias("_matched"))
+    missed = fast.filter(pl.col(key).is_null())
     slow_capture = None if capture is None else capture | ({"request"} if "request" in fmt.variables and (
         capture & {"method", "path", "query", "protocol", "request"}) else set())
     slow = (lines.gather(missed["line_index"]).str.extract_groups(fmt.line_regex(slow_capture, fast=False))
@@ -139,10 +139,15 @@ def parse_lines(lines: pl.Series, fmt: LogFormat, columns: set[str] | None = Non
     others = [pl.col(name) if name in _KEEP_RAW else _null_dash(name)
               for name in fmt.variables if name in v and (name not in _MAPPED or name in _KEEP_RAW)
               and name != size]
-    frame = groups.select(pl.col("line_index"), pl.col("_matched"), *std, *others)
-    ok = pl.col("_matched") & pl.col("time").is_not_null()
-    malformed = frame.filter(~ok)["line_index"]
-    frame = frame.filter(ok).drop("_matched")
+    frame = groups.select(pl.col("line_index"), (pl.col("_matched") & _time_expr(fmt).is_not_null()).alias("_ok"),
+                          *std, *others)
+    ok = frame["_ok"]
+    if ok.all():  # the common case: no copy
+        malformed = pl.Series("line_index", [], dtype=frame["line_index"].dtype)
+        frame = frame.drop("_ok")
+    else:
+        malformed = frame.filter(~ok)["line_index"]
+        frame = frame.filter(ok).drop("_ok")
     if columns is not None:
         keep = set(columns) | {"time"}
         frame = frame.select(c for c in frame.columns if c in keep or c == "line_index")

@@ -99,16 +99,63 @@ class LogSource:
 
         `columns` restricts the output to those columns (plus `time` and `line_number`); the
         parser then skips capturing the other variables, which is markedly faster.
-        """
-        import polars as pl
 
-        from proxygen.logs.parse import parse_lines
+        Reading and parsing run one batch ahead in a background thread (polars releases the GIL),
+        so parsing the next batch overlaps whatever the caller does with this one.
+        """
+        import queue
+        import threading
 
         if any(i.path == "-" for i in self.inputs):
             if self._stdin_used:
                 raise ProxygenError("stdin was already read; it cannot be read twice")
             self._stdin_used = True
-        stats = self.stats = LogStats(files=self.stats.files)
+        self.stats = LogStats(files=self.stats.files)
+        done = object()
+        ahead: queue.Queue = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for frame in self._parsed_batches(columns):
+                    while not stop.is_set():
+                        try:
+                            ahead.put(frame, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                item = done
+            except BaseException as err:  # handed to the consumer, raised there
+                item = err
+            while not stop.is_set():
+                try:
+                    ahead.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+
+        worker = threading.Thread(target=produce, name="proxygen-log-reader", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = ahead.get()
+                if item is done:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            worker.join()
+
+    def _parsed_batches(self, columns: set[str] | None) -> Iterator["pl.DataFrame"]:
+        import polars as pl
+
+        from proxygen.logs.parse import parse_lines
+
+        stats = self.stats
         messages = stats.messages
         for chunk in read_chunks(self.inputs, messages, self.progress, self._stdin, self._stdin_head):
             long_lines = list(chunk.long_lines)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from proxygen.analyze.findings import _iso
+from proxygen.analyze.findings import iso
 from proxygen.report.table import summary_line
 
 COLORS = ["#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
@@ -64,8 +64,8 @@ def timeline_svg(analysis) -> str:
         f'<line x1="{PAD_L}" y1="{PAD_T}" x2="{PAD_L}" y2="{H - PAD_B}" stroke="#999"/>',
         f'<text x="4" y="{PAD_T + 10}">{int(ymax):,}/min</text>',
         f'<text x="4" y="{H - PAD_B}">0</text>',
-        f'<text x="{PAD_L}" y="{H - 8}">{escape(_iso(total["minute"].min()) or "")}</text>',
-        f'<text x="{W - PAD_R}" y="{H - 8}" text-anchor="end">{escape(_iso(total["minute"].max()) or "")}</text>',
+        f'<text x="{PAD_L}" y="{H - 8}">{escape(iso(total["minute"].min()) or "")}</text>',
+        f'<text x="{W - PAD_R}" y="{H - 8}" text-anchor="end">{escape(iso(total["minute"].max()) or "")}</text>',
     ]
     return (f'<svg id="timeline" class="timeline" xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
             f'viewBox="0 0 {W} {H}" role="img" aria-label="requests per minute">{"".join(axes)}{"".join(lines)}'
@@ -84,7 +84,7 @@ def _finding_row(i: int, f) -> str:
         f'<td class="num">{i}</td><td class="{escape(f.action)}">{escape(action)}</td>'
         f'<td>{escape(f.key_type)}</td><td><code>{escape(key)}</code></td><td class="num">{f.score}</td>'
         f'<td class="num">{f.requests:,}</td><td class="num">{f.share:.1%}</td><td class="num">{f.ips:,}</td>'
-        f'<td>{escape(asn)}</td><td>{escape(_iso(f.first_seen) or "-")}<br>{escape(_iso(f.last_seen) or "-")}</td>'
+        f'<td>{escape(asn)}</td><td>{escape(iso(f.first_seen) or "-")}<br>{escape(iso(f.last_seen) or "-")}</td>'
         f'<td>{escape(f.why)}<details><summary>evidence and samples</summary><pre>{escape(evidence)}</pre>'
         f'<pre>{escape(samples)}</pre></details></td></tr>'
     )

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 
-from proxygen.analyze.findings import _iso
+from proxygen.analyze.findings import iso
 
 SCHEMA = "proxygen/crawlers-analyze/v1"
 
@@ -47,7 +47,7 @@ def document(analysis) -> dict:
             "files": s.files, "format": s.format,
             "lines_read": s.lines_read, "parsed": s.parsed, "malformed": s.malformed,
             "filtered_out": s.filtered_out, "malformed_samples": s.malformed_samples, "messages": s.messages,
-            "time_range": {"first": _iso(s.first_time), "last": _iso(s.last_time)},
+            "time_range": {"first": iso(s.first_time), "last": iso(s.last_time)},
             "requests": s.requests, "ips": s.ips, "asn_db": s.asn_db,
             "findings": len(analysis.findings),
             "rules": sum(1 for f in analysis.findings if f.action != "observe"),

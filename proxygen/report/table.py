@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxygen.analyze.findings import _iso
+from proxygen.analyze.findings import iso
 
 ACTION_STYLE = {"block": "bold red", "throttle": "yellow", "observe": "dim"}
 
@@ -17,7 +17,7 @@ def _key(f) -> str:
 
 def summary_line(analysis) -> str:
     s = analysis.summary
-    span = f"{_iso(s.first_time)} .. {_iso(s.last_time)}" if s.first_time else "no parsed lines"
+    span = f"{iso(s.first_time)} .. {iso(s.last_time)}" if s.first_time else "no parsed lines"
     rules = sum(1 for f in analysis.findings if f.action != "observe")
     return (f"{s.lines_read:,} lines read, {s.parsed:,} parsed, {s.malformed:,} malformed ({s.format}); "
             f"{span}; {s.requests:,} requests from {s.ips:,} IPs; "
