@@ -1,8 +1,9 @@
 """Writing a checked build to OUT/<host>/: only changed files, each replaced atomically.
 
 Everything is rendered and re-checked in memory before this runs, so a failed build
-writes nothing. Each changed file is written to a temporary file in the same directory
-and renamed over the old one (readers see the old or the new file, never half of one).
+writes nothing. Every changed file is first written to a temporary file beside it; only
+when all are on disk are they renamed over the old ones (readers see the old or the new
+file, never half of one, and a failed write leaves the previous output untouched).
 Files a previous build wrote and this one does not (a removed site) are deleted; the
 list of generated files is kept in OUT/<host>/.proxygen-files so that files proxygen did
 not write are never touched.
@@ -32,29 +33,43 @@ class WriteReport:
 
 
 def write_build(result: BuildResult, out_dir: str | Path) -> WriteReport:
+    """Write changed files in two phases: every new content to a temporary file first, then renames.
+
+    If writing any temporary file fails (disk full, permissions), the temporaries are removed and the
+    previous output is untouched; renames only happen once every new file is safely on disk.
+    """
     out_dir = Path(out_dir)
     report = WriteReport()
-    for host_name in sorted(result.hosts):
-        host = result.hosts[host_name]
-        root = out_dir / host_name
-        root.mkdir(parents=True, exist_ok=True)
-        for rel in sorted(host.files):
-            data = host.files[rel].encode("utf-8")
-            target = root / rel
-            if target.is_file() and target.read_bytes() == data:
-                report.unchanged.append(f"{host_name}/{rel}")
-                continue
-            _atomic_write(target, data)
-            report.written.append(f"{host_name}/{rel}")
-        previous = _read_manifest(root)
-        for rel in sorted(previous - set(host.files)):
-            stale = root / rel
-            if stale.is_file():
-                stale.unlink()
-                report.removed.append(f"{host_name}/{rel}")
-        manifest = "".join(f"{rel}\n" for rel in sorted(host.files)).encode()
-        if not (root / MANIFEST).is_file() or (root / MANIFEST).read_bytes() != manifest:
-            _atomic_write(root / MANIFEST, manifest)
+    pending: list[tuple[str, Path]] = []  # (temporary, target)
+    stale: list[tuple[str, Path]] = []
+    try:
+        for host_name in sorted(result.hosts):
+            host = result.hosts[host_name]
+            root = out_dir / host_name
+            for rel in sorted(host.files):
+                data = host.files[rel].encode("utf-8")
+                target = root / rel
+                if target.is_file() and target.read_bytes() == data:
+                    report.unchanged.append(f"{host_name}/{rel}")
+                    continue
+                pending.append((_write_temporary(target, data), target))
+                report.written.append(f"{host_name}/{rel}")
+            for rel in sorted(_read_manifest(root) - set(host.files)):
+                if (root / rel).is_file():
+                    stale.append((f"{host_name}/{rel}", root / rel))
+            manifest = "".join(f"{rel}\n" for rel in sorted(host.files)).encode()
+            if not (root / MANIFEST).is_file() or (root / MANIFEST).read_bytes() != manifest:
+                pending.append((_write_temporary(root / MANIFEST, manifest), root / MANIFEST))
+    except BaseException:
+        for tmp, _ in pending:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise
+    for tmp, target in pending:
+        os.replace(tmp, target)
+    for name, path in stale:
+        path.unlink()
+        report.removed.append(name)
     return report
 
 
@@ -71,7 +86,8 @@ def _read_manifest(root: Path) -> set[str]:
     return entries
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
+def _write_temporary(target: Path, data: bytes) -> str:
+    """Write `data` beside `target` (same filesystem, so the later rename is atomic); return its path."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -80,8 +96,7 @@ def _atomic_write(target: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.unlink(tmp)
         raise
+    return tmp

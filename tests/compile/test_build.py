@@ -144,3 +144,31 @@ def test_value_glued_to_template_text_is_a_template_bug(tmp_path):
 def test_output_files_are_written_with_mode_0644(repo_dir, tmp_path):
     write_build(build(load_repository(repo_dir)), tmp_path / "o")
     assert oct(os.stat(tmp_path / "o" / "edge" / "nginx.conf").st_mode & 0o777) == "0o644"
+
+
+def test_a_failed_write_leaves_previous_output_untouched(repo_dir, tmp_path, monkeypatch):
+    import proxygen.compile.output as output
+
+    out = tmp_path / "out"
+    write_build(build(load_repository(repo_dir)), out)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    site = copy.deepcopy(FULL_SITE)
+    site["client_max_body_size"] = "99M"
+    settings = copy.deepcopy(SETTINGS)
+    settings["http"] = {"client_max_body_size": "2m"}
+    write_repo(repo_dir, settings=settings, sites={"full": site})
+    result = build(load_repository(repo_dir))
+    real = output._write_temporary
+    calls = []
+
+    def failing(target, data):
+        calls.append(target)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real(target, data)
+
+    monkeypatch.setattr(output, "_write_temporary", failing)
+    with pytest.raises(OSError):
+        write_build(result, out)
+    assert len(calls) == 3
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # no temporaries left either
