@@ -275,7 +275,7 @@ class HostConfig:
 
     def __init__(self, source_dir: str | os.PathLike, workdir: str | os.PathLike | None = None, *,
                  path_map: dict[str, str] | None = None, stubs: dict[str, str] | None = None,
-                 http2_on_as_listen_param: bool = True):
+                 http2_on_as_listen_param: bool = True, real_ip_overlay: bool = True):
         self.source = Path(source_dir)
         if not (self.source / "nginx.conf").is_file():
             raise HarnessError(f"{self.source}: no nginx.conf (expected a built host directory)")
@@ -288,6 +288,7 @@ class HostConfig:
                          for k, v in (path_map or {}).items()}
         self.stubs = stubs or {}
         self.http2_on_as_listen_param = http2_on_as_listen_param
+        self.real_ip_overlay = real_ip_overlay
         self.ports: dict[int, int] = {}            # original listen port -> test port
         self.ssl_ports: set[int] = set()          # original ports listened with ssl
         self.backends: dict[str, Backend] = {}    # "upstream:<name>#<i>" or "addr:<authority>" -> backend
@@ -574,11 +575,13 @@ class HostConfig:
             server_block.insert(0, {"directive": "listen", "args": [f"127.0.0.1:{self._test_port(80)}"]})
 
     def _http_overlay(self, block: list) -> list:
-        block = [d for d in block if d["directive"] not in ("set_real_ip_from", "real_ip_header")]
-        overlay = [
-            {"directive": "set_real_ip_from", "args": ["127.0.0.1"]},
-            {"directive": "real_ip_header", "args": ["X-Forwarded-For"]},
-        ]
+        overlay = []
+        if self.real_ip_overlay:
+            block = [d for d in block if d["directive"] not in ("set_real_ip_from", "real_ip_header")]
+            overlay = [
+                {"directive": "set_real_ip_from", "args": ["127.0.0.1"]},
+                {"directive": "real_ip_header", "args": ["X-Forwarded-For"]},
+            ]
         present = {d["directive"] for d in block}
         for name, sub in _TEMP_PATH_DIRECTIVES.items():
             if name not in present:

@@ -141,3 +141,10 @@ def test_folksonomy_staging_all_flavours(hetzner02, host):
     assert _redirects_to_https(hetzner02, host)  # fixed: only one of the five names was redirected
     r = hetzner02.request(host, "/keys")
     assert r.echoed["backend"] == "upstream:folksonomy-staging#0" and r.echoed_header("Host") == host
+
+
+@pytest.mark.parametrize("host", ["world.openpetfoodfacts.org", "world.openproductsfacts.org",
+                                  "world.openfoodsupplementsfacts.org", "world.new.openfoodfacts.org"])
+def test_off2_backend_502_gets_the_shared_page(off2, host):
+    r = off2.request(host, f"/api/v2/product/err-{host}", client_ip="198.51.100.6", headers={"X-Echo-Status": "502"})
+    assert r.status == 502 and r.body == PAGES["502.html"].encode()

@@ -148,8 +148,6 @@ def test_off_static_assets_are_cached(edge):
     assert second.header("X-Cache-Status") == "HIT"
 
 
-@pytest.mark.xfail(strict=True, reason="compiler gap: error_pages are emitted without proxy_intercept_errors on, "
-                   "so a backend's 502/503 reaches the client instead of the shared page (today's snippet has it)")
 @pytest.mark.parametrize("status,page", [(502, "502.html"), (503, "503.html")])
 def test_off_backend_errors_show_the_shared_error_page(edge, status, page):
     r = edge.request(OFF, "/cgi/display.pl", client_ip=_Ips.next(), headers={"X-Echo-Status": str(status)})
@@ -287,3 +285,48 @@ def test_exporters_need_basic_auth(edge, exporters_auth):
 def test_exporters_unknown_exporter_is_404(edge, exporters_auth):
     r = edge.request("scaleway-exporters.openfoodfacts.org", "/nope/metrics", basic_auth=exporters_auth)
     assert r.status == 404 and r.header("X-Echo-Backend") is None
+
+
+# --------------------------------------------------------------------- client IPs and global limits
+
+def test_shipped_config_never_trusts_x_forwarded_for(built_repo):
+    for conf in built_repo.rglob("*.conf"):
+        text = conf.read_text()
+        assert "real_ip_header" not in text and "set_real_ip_from" not in text, conf
+
+
+@pytest.fixture(scope="module")
+def edge_without_overlay(request, built_repo, tmp_path_factory):
+    return run_built_host(request, built_repo, tmp_path_factory, "scaleway-proxy", real_ip_overlay=False)
+
+
+def test_spoofed_x_forwarded_for_does_not_escape_the_per_ip_limit(edge_without_overlay):
+    # without the test overlay (as in production) every request here comes from 127.0.0.1:
+    # a client rotating X-Forwarded-For values is still one client
+    statuses = [edge_without_overlay.request(OFF, "/", client_ip=f"203.0.113.{i}").status for i in range(14)]
+    assert statuses[:11] == [200] * 11 and set(statuses[11:]) == {429}
+
+
+def _burst(edge, n, path, **kw):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(lambda i: edge.request(OFF, path, client_ip=f"192.0.2.{i + 1}", **kw).status, range(n)))
+
+
+def test_search_global_limit_503_for_anonymous_clients(edge):
+    # 600 r/m shared by every anonymous, non-allowlisted client: a simultaneous burst from 12
+    # different IPs overflows it (the site protects itself: 503, not 429)
+    statuses = _burst(edge, 12, "/cgi/search.pl?search_terms=x")
+    assert 503 in statuses and set(statuses) <= {200, 503}
+
+
+def test_search_global_limit_spares_logged_in_users(edge):
+    statuses = _burst(edge, 12, "/cgi/search.pl?search_terms=y", cookies={"session": "s"})
+    assert set(statuses) == {200}
+
+
+@pytest.mark.parametrize("host", ["pro.openfoodfacts.org", "world.openbeautyfacts.org"])
+def test_backend_502_gets_the_shared_page(edge, host):
+    r = edge.request(host, "/cgi/display.pl", client_ip=_Ips.next(), headers={"X-Echo-Status": "502"})
+    assert r.status == 502 and r.body == PAGES["502.html"].encode()
