@@ -40,6 +40,9 @@ def lint(root: str | Path = ".", *, host: str | None = None, nginx: bool = False
         report.problems.extend(str(err).splitlines())
         return report
     report.hosts, report.sites, report.files = len(result.hosts), result.site_count, result.file_count
+    served = {s for h in repo.settings.hosts.values() for s in h.sites}
+    for name in sorted(set(repo.sites) - served):
+        report.notes.append(f"{repo.site_file(name)}: validated, but no host in proxygen.yml serves it")
     if nginx:
         from proxygen.nginx import check_hosts
 

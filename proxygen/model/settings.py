@@ -9,7 +9,7 @@ crawler settings.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -53,7 +53,8 @@ class Host(_Strict):
     https_port: int = Field(443, ge=1, le=65535)
     reject_unknown_hosts: bool = Field(
         True, description="A default server answers 444 / rejects the TLS handshake for names no site declares.")
-    resolver: list[Name] = Field(default_factory=list, description="DNS resolvers (needed for OCSP stapling).")
+    resolver: list[Annotated[str, Field(pattern=r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$")]] = Field(
+        default_factory=list, description="DNS resolvers: host, IPv4 or [IPv6], optional :port.")
     paths: HostPaths = Field(default_factory=HostPaths)
 
     @field_validator("sites")

@@ -172,3 +172,17 @@ def test_a_failed_write_leaves_previous_output_untouched(repo_dir, tmp_path, mon
         write_build(result, out)
     assert len(calls) == 3
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # no temporaries left either
+
+
+def test_lint_api_reports_problems_and_unserved_sites(repo_dir):
+    from proxygen.compile import lint
+
+    clean = lint(repo_dir)
+    assert clean.ok and clean.hosts == 2 and clean.sites == 1
+    write_repo(repo_dir, sites={"full": FULL_SITE, "spare": {"server_names": ["spare.org"],
+                                                              "locations": [{"path": "/", "return": 204}]}})
+    noted = lint(repo_dir)
+    assert noted.ok and "sites/spare.yml: validated, but no host in proxygen.yml serves it" in noted.notes
+    write_repo(repo_dir, sites={"full": FULL_SITE, "spare": {"server_names": ["spare.org"], "locations": []}})
+    bad = lint(repo_dir)
+    assert not bad.ok and bad.problems[0].startswith("sites/spare.yml:")
