@@ -22,6 +22,7 @@ def build_cmd(
     host: Optional[str] = typer.Option(None, "--host", help="Build only this host (default: every host)."),
     out: Path = typer.Option(Path("build"), "--out", help="Output directory; each host goes to OUT/<host>/."),
     root: Path = typer.Option(Path("."), "--root", help=ROOT_HELP),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every written or removed file."),
 ) -> None:
     """Compile sites/*.yml and proxygen.yml into OUT/<host>/nginx.conf and its includes.
 
@@ -36,10 +37,11 @@ def build_cmd(
     repo = load_repository(root)
     result = build(repo, host)
     report = write_build(result, out)
-    for path in report.written:
-        info(f"wrote    {out}/{path}")
-    for path in report.removed:
-        info(f"removed  {out}/{path}")
+    if verbose or report.changed <= 20:
+        for path in report.written:
+            info(f"wrote    {out}/{path}")
+        for path in report.removed:
+            info(f"removed  {out}/{path}")
     info(f"{len(result.hosts)} host(s), {result.site_count} site(s), {result.file_count} file(s): "
          f"{len(report.written)} written, {len(report.removed)} removed, {len(report.unchanged)} unchanged")
 
