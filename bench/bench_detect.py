@@ -95,7 +95,7 @@ def touched_by_label(log: Path, labels: Path, proposals, db: AsnDb) -> Counter:
     return counts
 
 
-def quality(lines: int, seeds: list[int], workdir: Path) -> bool:
+def quality(lines: int, seeds: list[int], workdir: Path, use_asn: bool = True) -> bool:
     db_path = workdir / "synth-asn.mmdb"
     write_asn_mmdb(db_path)
     db = AsnDb.open(str(db_path))
@@ -104,12 +104,13 @@ def quality(lines: int, seeds: list[int], workdir: Path) -> bool:
     for seed in seeds:
         log = workdir / f"synth-{seed}.log"
         labels = generate(log, lines=lines, seed=seed)
-        result = analyze([str(log)], asn_db=db_path)
+        result = analyze([str(log)], asn_db=db_path if use_asn else None)
         proposals = result.proposals()
         counts = touched_by_label(log, labels, proposals, db)
         grand.update(counts)
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(Counter(p["key_type"] for p in proposals).items()))
-        ok &= report(f"seed {seed}: {lines:,} lines, {len(proposals)} rules ({kinds})", counts)
+        ok &= report(f"seed {seed}: {lines:,} lines, {len(proposals)} rules ({kinds})"
+                     + ("" if use_asn else ", no ASN database"), counts)
     if len(seeds) > 1:
         ok &= report(f"all seeds ({', '.join(map(str, seeds))})", grand)
     return ok
@@ -184,6 +185,7 @@ def main(argv=None) -> int:
     parser.add_argument("--speed", action="store_true", help="measure speed instead of quality")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--workdir", type=Path, help="keep generated logs here (default: a temp dir)")
+    parser.add_argument("--no-asn", action="store_true", help="analyze without the ASN database")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="proxygen-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
@@ -191,7 +193,7 @@ def main(argv=None) -> int:
         if args.speed:
             ok = speed(args.lines, workdir, args.repeat)
         else:
-            ok = quality(args.lines, [int(s) for s in args.seeds.split(",")], workdir)
+            ok = quality(args.lines, [int(s) for s in args.seeds.split(",")], workdir, use_asn=not args.no_asn)
     return 0 if ok else 1
 
 

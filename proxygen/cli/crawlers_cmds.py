@@ -50,12 +50,13 @@ def analyze_cmd(
 ) -> None:
     """Find abusive crawlers in access logs and explain each finding (exit 0 even with findings)."""
     from proxygen.analyze.run import analyze
-    from proxygen.cli.output import console, info
+    from proxygen.cli.output import console, info, is_terminal
 
     crawlers, allowlists, formats = _settings(config)
-    analysis = analyze(logs, settings=crawlers, allowlists=allowlists, fmt=fmt, since=since, until=until,
-                       nginx_conf=nginx_conf, formats=formats, asn_db=asn_db,
-                       verify_dns=verify_dns or None)
+    with _progress(enabled=is_terminal(stderr=True)) as progress:
+        analysis = analyze(logs, settings=crawlers, allowlists=allowlists, fmt=fmt, since=since, until=until,
+                           nginx_conf=nginx_conf, formats=formats, asn_db=asn_db,
+                           verify_dns=verify_dns or None, progress=progress)
     if html is not None:
         from proxygen.report.html import render as render_html
 
@@ -70,6 +71,35 @@ def analyze_cmd(
         render_table(analysis, console(), top=top or crawlers.top)
         if html is not None:
             info(f"HTML report written to {html}")
+
+
+class _progress:
+    """A progress bar on stderr while logs are read (only on a terminal: never in pipes or CI logs)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._bar = None
+        self._task = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+        from proxygen.cli.output import console
+
+        self._bar = Progress("reading logs", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                            console=console(stderr=True), transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task("read", total=None)
+        return self.update
+
+    def update(self, done: int, total: int | None) -> None:
+        self._bar.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
 
 
 def _write_report(path: Path, text: str) -> None:

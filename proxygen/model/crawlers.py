@@ -87,7 +87,10 @@ class DistributedThresholds(_Strict):
                                "people behind many addresses bring many.")
     expensive_share_any_ua: float = Field(
         0.8, ge=0, le=1, description="Above this share of expensive routes, rotating user agents do not matter.")
-    min_total_share: float = Field(0.01, ge=0, le=1, description="Share of all requests in the log.")
+    min_total_share: float = Field(0.01, ge=0, le=1, description="Share of all requests in the log (ASN).")
+    min_prefix_share: float = Field(
+        0.002, ge=0, le=1, description="Share of all requests in the log for one /24 (/48): a crawl spread over "
+                                       "many prefixes must still show in each when no ASN database is given.")
 
 
 class UserAgentThresholds(_Strict):

@@ -80,6 +80,16 @@ def test_distributed_prefers_the_prefix_when_it_holds_the_crawl():
     assert keys(distributed.detect(context(t))) == {("cidr", "100.64.0.0/24", "block")}
 
 
+def test_distributed_without_asn_database_flags_each_crawled_prefix():
+    ips, prefixes, _ = _asn_crawl(n_ips=300, per_prefix=30)  # 10 /24s, each 0.9% of all traffic
+    legit = [ip(f"192.0.{i // 200}.{i % 200}", 120, rc_static=40, rc_product=80) for i in range(1000)]
+    for r in ips:
+        r["asn"] = r["asn_org"] = None
+    t = traffic(ips=ips + legit, prefixes=prefixes)
+    hits = distributed.detect(context(t))
+    assert {h.key_type for h in hits} == {"cidr"} and len(hits) == 10
+
+
 def test_distributed_ignores_many_app_users_and_browsers_in_one_asn():
     app = [ip(f"100.70.{i // 250}.{i % 250}", 20, asn=64502, top_ua="Smoothie/4.18 (Android)", rc_product=20)
            for i in range(1000)]

@@ -23,6 +23,7 @@ def _candidates(ctx: Context, df, key: str):
     import polars as pl
 
     t = ctx.settings.thresholds.distributed
+    min_share = t.min_prefix_share if key == "prefix" else t.min_total_share
     if df is None or df.height == 0 or key not in df.columns:
         return []
     total = max(ctx.total_requests, 1)
@@ -35,7 +36,7 @@ def _candidates(ctx: Context, df, key: str):
                       share=pl.col("requests") / total,
                       uas_per_ip=pl.col("n_uas") / pl.col("ips"))
         .filter((pl.col("ips") >= t.min_ips) & (pl.col("requests") >= t.min_requests)
-                & (pl.col("share") >= t.min_total_share)
+                & (pl.col("share") >= min_share)
                 & (pl.col("expensive_share") >= t.min_expensive_share)
                 & (pl.col("static_share") <= t.max_static_share)
                 & ((pl.col("uas_per_ip") <= t.max_uas_per_ip)
@@ -53,7 +54,7 @@ def _hit(ctx: Context, r: dict, key_type: str, key: str) -> Hit:
     why = (f"{r['ips']:,} IPs sent {r['requests']:,} requests ({r['share']:.1%} of all), "
            f"{r['expensive_share']:.0%} on expensive routes, {r['n_uas']} user agent(s), "
            f"~{per_ip:.0f} requests per IP")
-    s = max(strength(r["ips"], t.min_ips), strength(r["share"], t.min_total_share))
+    s = max(strength(r["ips"], t.min_ips), strength(r["share"], t.min_total_share))  # ASN-level share
     return Hit(NAME, key_type, key, "block", s, numbers, why)
 
 
