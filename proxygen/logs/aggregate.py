@@ -351,12 +351,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     needed = {"client_ip", "time", "path", "query", "status", "bytes", "user_agent"}
     for expr in flags.values():
         needed.update(expr.meta.root_names())
-    import time as _T; _P={}; _c=_T.process_time()
-    def _mark(name):
-        nonlocal _c
-        n=_T.process_time(); _P[name]=round(_P.get(name,0)+n-_c,3); _c=n
     for batch in source.batches(columns=needed):
-        _mark("batches")
         status = pl.col("status")
         lines = batch.select(
             pl.col("client_ip").hash().alias("ip_h"),
@@ -370,7 +365,6 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             (pl.col("path").hash() ^ pl.col("query").hash()).alias("h"),
             *[expr.fill_null(False).alias(f"flag_{name}") for name, expr in flags.items()],
         )
-        _mark("lines")
         lazy = lines.lazy()
         (ip_batch, ua_batch, ip_ua_batch, ip_min_batch, ua_min_batch, per_min_batch,
          ip_pairs, ua_pairs) = pl.collect_all([
@@ -383,7 +377,6 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             lazy.select("ip_h", "h").unique(),
             lazy.select("ua_h", "h").unique(),
         ])
-        _mark("collect_all")
         ip_part.add(ip_batch)
         ua_part.add(ua_batch)
         ip_ua.add(ip_ua_batch)
@@ -393,12 +386,10 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         ip_sketch.add(ip_pairs)
         ua_sketch.add(ua_pairs)
 
-        _mark("add")
         # after_limited: requests later than the key's first 429/503 (earlier batches included)
         first_lim_ip = _after_limited(lines, ip_batch, "ip_h", first_lim_ip, after_ip)
         first_lim_ua = _after_limited(lines, ua_batch, "ua_h", first_lim_ua, after_ua)
 
-        _mark("after_limited")
     stats = source.stats
     totals = Totals(lines=stats.lines_read, parsed=stats.parsed, malformed=stats.malformed,
                     filtered_out=stats.filtered_out, first_time=stats.first_time, last_time=stats.last_time)
@@ -412,42 +403,33 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     ip_min_tab = ip_min.result()
     ua_min_tab = ua_min.result()
 
-    _mark("results")
     # ---- by_ip
     rates_ip = _rates(ip_min_tab, "ip_h")
-    _mark("rates_ip")
     top_ip = _top_ua(ip_ua_tab, "ip_h", ua_tab)
-    _mark("top_ip")
     by_ip = (ip_tab.join(estimate_distinct(ip_sketch.result(), "ip_h"), on="ip_h", how="left")
              .join(after_ip.result() if after_ip.frames else pl.DataFrame(schema={"ip_h": pl.UInt64,
                                                                                  "after_limited": pl.UInt32}),
                    on="ip_h", how="left")
              .join(rates_ip, on="ip_h", how="left")
              .join(top_ip, on="ip_h", how="left"))
-    _mark("by_ip_join")
     prefixes = ip_prefixes(by_ip["key"], prefix_v4, prefix_v6)
-    _mark("prefixes")
     if db is not None:
         asns, orgs = db.lookup_many(by_ip["key"].to_list())
         asn_message = None
     else:
         asns, orgs = [None] * by_ip.height, [None] * by_ip.height
         asn_message = HOW_TO_GET_A_DATABASE
-    _mark("asn")
     by_ip = by_ip.with_columns(
         pl.Series("asn", asns, dtype=pl.Int64), pl.Series("asn_org", orgs, dtype=pl.Utf8),
         prefixes,
         pl.col("after_limited").fill_null(0).cast(pl.UInt32),
     )
-    _mark("by_ip")
     membership = by_ip.select("ip_h", "prefix", "asn", "asn_org")
 
     # ---- by_prefix / by_asn, from IP-level partials
     ip_sketch_tab = ip_sketch.result()
-    _mark("sketch")
     by_prefix = _group_of_ips("prefix", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch_tab, ua_tab,
                               count_cols)
-    _mark("by_prefix")
     if db is not None:
         by_asn = _group_of_ips("asn", by_ip.filter(pl.col("asn").is_not_null()), membership, ip_min_tab,
                                ip_ua_tab, ip_sketch_tab, ua_tab, count_cols)
@@ -463,7 +445,6 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         by_prefix = by_prefix.with_columns(pl.lit(None, dtype=pl.Int64).alias("asn"),
                                            pl.lit(None, dtype=pl.Utf8).alias("asn_org"))
 
-    _mark("by_asn")
     # ---- by_ua
     ips_per_ua = ip_ua_tab.group_by("ua_h").agg(pl.len().cast(pl.UInt32).alias("ips"))
     by_ua = (ua_tab.join(estimate_distinct(ua_sketch.result(), "ua_h"), on="ua_h", how="left")
@@ -474,14 +455,12 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
              .join(ips_per_ua, on="ua_h", how="left")
              .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32)))
 
-    _mark("by_ua")
     ip_keys = by_ip.select("ip_h", "key")
     ua_keys = ua_tab.select("ua_h", "key")
     ip_minute = ip_min_tab.join(ip_keys, on="ip_h").select("key", _minute_dt(), "requests", "limited")
     ua_minute = ua_min_tab.join(ua_keys, on="ua_h").select("key", _minute_dt(), "requests", "limited")
     per_minute = per_min.result().select(_minute_dt(), "requests", "limited").sort("minute")
 
-    _mark("minutes"); print(_P)
     ordered = ["key", "requests", "distinct_paths", "s2xx", "s3xx", "s4xx", "s5xx", "limited", "after_limited",
                "bytes", "first_seen", "last_seen", *[f"rc_{c}" for c in class_names],
                *[f"flag_{f}" for f in flags], "peak_rpm", "sustained_rpm"]
@@ -563,27 +542,39 @@ def _top_ua(ip_ua, key: str, ua_tab):
 
 
 def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ua_tab, count_cols):
-    """Aggregate IP rows into groups (prefix or asn): sums, ips, rates, top_ua, distinct paths."""
+    """Aggregate IP rows into groups (prefix or asn): sums, ips, rates, top_ua, distinct paths.
+
+    Groups are handled under a 64-bit hash of their key (integer joins are much cheaper than
+    string ones); a group of one IP takes its IP's distinct-path estimate as is.
+    """
     import polars as pl
 
-    member = membership.select("ip_h", pl.col(column).alias("key")).filter(pl.col("key").is_not_null())
-    base = by_ip.filter(pl.col(column).is_not_null()).group_by(pl.col(column).alias("key")).agg(
+    member = membership.filter(pl.col(column).is_not_null()).select("ip_h", pl.col(column).hash().alias("gk"))
+    keys = by_ip.filter(pl.col(column).is_not_null()).select(
+        pl.col(column).hash().alias("gk"), pl.col(column).alias("key")).unique("gk")
+    base = by_ip.filter(pl.col(column).is_not_null()).group_by(pl.col(column).hash().alias("gk")).agg(
         *[pl.col(c).sum() for c in count_cols],
         pl.col("first_seen").min(), pl.col("last_seen").max(), pl.len().cast(pl.UInt32).alias("ips"),
+        pl.col("distinct_paths").first().alias("_single_distinct"),
     )
-    minutes = ip_min.join(member, on="ip_h").group_by("key", "minute").agg(pl.col("requests").sum(),
-                                                                          pl.col("limited").sum())
-    rates = _rates(minutes, "key")
+    minutes = ip_min.join(member, on="ip_h").group_by("gk", "minute").agg(pl.col("requests").sum(),
+                                                                         pl.col("limited").sum())
+    rates = _rates(minutes, "gk")
     # first minute with a 429/503, then requests in later minutes (minute resolution)
-    lim_start = minutes.filter(pl.col("limited") > 0).group_by("key").agg(pl.col("minute").min().alias("_lm"))
-    after = (minutes.join(lim_start, on="key").filter(pl.col("minute") > pl.col("_lm"))
-             .group_by("key").agg(pl.col("requests").sum().cast(pl.UInt32).alias("after_limited")))
-    uas = ip_ua.join(member, on="ip_h").group_by("key", "ua_h").agg(pl.col("requests").sum())
-    top = _top_ua(uas, "key", ua_tab)
-    sketch = trim_sketch(ip_sketch.join(member, on="ip_h").select("key", "h").unique(), "key")
-    distinct = estimate_distinct(sketch, "key")
-    return (base.join(distinct, on="key", how="left").join(rates, on="key", how="left")
-            .join(after, on="key", how="left").join(top, on="key", how="left")
+    lim_start = minutes.filter(pl.col("limited") > 0).group_by("gk").agg(pl.col("minute").min().alias("_lm"))
+    after = (minutes.join(lim_start, on="gk").filter(pl.col("minute") > pl.col("_lm"))
+             .group_by("gk").agg(pl.col("requests").sum().cast(pl.UInt32).alias("after_limited")))
+    uas = ip_ua.join(member, on="ip_h").group_by("gk", "ua_h").agg(pl.col("requests").sum())
+    top = _top_ua(uas, "gk", ua_tab)
+    multi = base.filter(pl.col("ips") > 1).select("gk")
+    multi_member = member.join(multi, on="gk", how="semi")
+    sketch = trim_sketch(ip_sketch.join(multi_member, on="ip_h").select("gk", "h").unique(), "gk")
+    distinct = estimate_distinct(sketch, "gk")
+    return (base.join(distinct, on="gk", how="left")
+            .with_columns(pl.coalesce("distinct_paths", "_single_distinct").alias("distinct_paths"))
+            .drop("_single_distinct")
+            .join(rates, on="gk", how="left").join(after, on="gk", how="left").join(top, on="gk", how="left")
+            .join(keys, on="gk").drop("gk")
             .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32)))
 
 
