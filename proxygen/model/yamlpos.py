@@ -9,6 +9,7 @@ errors (YAML silently keeps the last one, which hides mistakes).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,11 +134,27 @@ def problems_from_validation(err: ValidationError, doc: Document, prefix: Loc = 
         if (loc, message) not in found:
             found.append((loc, message))
     problems = []
+    merged: dict[Loc, list[str]] = {}
     for loc, message in found:
         if any(other[:len(loc)] == loc and len(other) > len(loc) for other, _ in found):
             continue  # a more specific error exists inside this field
-        problems.append(Problem(doc.position(prefix + loc), format_loc(prefix + loc), message))
+        merged.setdefault(loc, []).append(message)
+    for loc, messages in merged.items():
+        problems.append(Problem(doc.position(prefix + loc), format_loc(prefix + loc), _one_message(messages)))
     return problems
+
+
+def _one_message(messages: list[str]) -> str:
+    """Several branches of a union refused the value: say once what would be accepted."""
+    messages = [re.sub(r"a valid dictionary or instance of (\w+)", r"a mapping (\1)", m) for m in messages]
+    if len(messages) == 1 or not all(m.startswith("Input should be ") for m in messages):
+        return "; ".join(messages)
+    options = []
+    for m in messages:
+        option = m[len("Input should be "):].split(", unable")[0]
+        if option not in options:
+            options.append(option)
+    return "Input should be " + ", or ".join(options)
 
 
 def _is_internal(part: Any, full_loc: Loc, doc: Document) -> bool:

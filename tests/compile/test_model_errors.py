@@ -172,3 +172,11 @@ def test_allowlisted_user_agent_with_a_control_character(tmp_path):
     settings["allowlists"]["user_agents"][0]["pattern"] = "Smoothie\r\nX: 1"
     write_repo(tmp_path, settings=settings)
     assert "allowlists.user_agents[0].pattern: contains a control character (U+000D)" in errors_of(tmp_path)
+
+
+def test_union_errors_say_once_what_is_accepted(tmp_path):
+    site = copy.deepcopy(FULL_SITE)
+    site["tls"]["hsts"] = "maybe"
+    write_repo(tmp_path, sites={"full": site})
+    lines = [l for l in errors_of(tmp_path).splitlines() if "tls.hsts" in l]
+    assert len(lines) == 1 and lines[0].endswith("tls.hsts: Input should be a mapping (Hsts), or a valid boolean")
