@@ -83,7 +83,7 @@ def test_distributed_prefers_the_prefix_when_it_holds_the_crawl():
 def test_distributed_without_asn_database_flags_each_crawled_prefix():
     ips, prefixes, _ = _asn_crawl(n_ips=300, per_prefix=30)  # 10 /24s, each 0.9% of all traffic
     legit = [ip(f"192.0.{i // 200}.{i % 200}", 120, rc_static=40, rc_product=80) for i in range(1000)]
-    for r in ips:
+    for r in ips + legit:
         r["asn"] = r["asn_org"] = None
     t = traffic(ips=ips + legit, prefixes=prefixes)
     hits = distributed.detect(context(t))
