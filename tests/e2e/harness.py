@@ -527,7 +527,8 @@ class HostConfig:
             elif name in _PASS_DIRECTIVES:
                 target = _pass_target(args[0])
                 if target is None:
-                    self.unrewritten_passes.append(args[0])
+                    if re.split(r"[$/]", args[0].partition("://")[2] or args[0])[0] not in self._upstream_names():
+                        self.unrewritten_passes.append(args[0])
                 else:
                     scheme, authority, rest = target
                     if authority.split(":")[0] not in self._upstream_names():

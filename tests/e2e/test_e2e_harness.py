@@ -124,3 +124,64 @@ def test_bad_config_fails_clearly_without_a_process(tmp_path):
 def test_missing_include_is_named(tmp_path):
     with pytest.raises(HarnessError, match="/etc/somewhere/missing.conf"):
         _host(tmp_path, SITE.replace("resolver 9.9.9.9;", "include /etc/somewhere/missing.conf;"))
+
+
+FAILING_MODULE = '''
+import pytest
+from conftest import run_host
+
+@pytest.fixture(scope="module")
+def nginx(request, tmp_path_factory):
+    return run_host(request, {fixture!r}, tmp_path_factory)
+
+def test_fails_while_nginx_runs(nginx):
+    open({pidfile!r}, "w").write(str(nginx.proc.pid))
+    assert nginx.request("connect.openfoodfacts.org", "/").status == 200
+    assert False, "deliberate failure"
+'''
+
+
+def _session_members(sid: int) -> list[int]:
+    """Processes whose session id is ``sid`` (nginx's master and workers run in their own session)."""
+    members = []
+    for stat in __import__("pathlib").Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # fields after the command: state, ppid, pgrp, session
+            members.append(int(stat.parent.name))
+    return members
+
+
+def test_a_failing_test_leaves_no_nginx_behind(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    # the module lives outside the test tree, so no other pytest run can collect it
+    inner = tmp_path / "inner_tests"
+    inner.mkdir()
+    module = inner / "test_deliberate_failure.py"
+    pidfile = tmp_path / "nginx.pid"
+    module.write_text(FAILING_MODULE.format(fixture=str(here / "fixtures" / "ovh1-connect-crm"), pidfile=str(pidfile)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(here.parents[1])])}
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(module),
+                          f"--rootdir={inner}", f"--basetemp={tmp_path / 'inner'}"], capture_output=True,
+                         text=True, cwd=inner, env=env)
+    assert "deliberate failure" in out.stdout and out.returncode == 1, out.stdout[-2000:]
+    master = int(pidfile.read_text())
+    assert not _alive(master)
+    assert _session_members(master) == []
+
+
+def test_session_members_sees_a_running_nginx(tmp_path):
+    # the check above is not vacuous: while nginx runs, its master and worker share its session
+    cfg = _host(tmp_path)
+    nginx = cfg.start()
+    try:
+        assert len(_session_members(nginx.proc.pid)) >= 2
+    finally:
+        nginx.stop()
+        cfg.close()
