@@ -402,64 +402,77 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     ip_ua_tab = ip_ua.result()
     ip_min_tab = ip_min.result()
     ua_min_tab = ua_min.result()
+    empty_after = {"after_limited": pl.UInt32}
 
-    # ---- by_ip
-    rates_ip = _rates(ip_min_tab, "ip_h")
-    top_ip = _top_ua(ip_ua_tab, "ip_h", ua_tab)
-    by_ip = (ip_tab.join(estimate_distinct(ip_sketch.result(), "ip_h"), on="ip_h", how="left")
-             .join(after_ip.result() if after_ip.frames else pl.DataFrame(schema={"ip_h": pl.UInt64,
-                                                                                 "after_limited": pl.UInt32}),
-                   on="ip_h", how="left")
-             .join(rates_ip, on="ip_h", how="left")
-             .join(top_ip, on="ip_h", how="left"))
-    prefixes = ip_prefixes(by_ip["key"], prefix_v4, prefix_v6)
-    if db is not None:
-        asns, orgs = db.lookup_many(by_ip["key"].to_list())
-        asn_message = None
-    else:
-        asns, orgs = [None] * by_ip.height, [None] * by_ip.height
-        asn_message = HOW_TO_GET_A_DATABASE
-    by_ip = by_ip.with_columns(
-        pl.Series("asn", asns, dtype=pl.Int64), pl.Series("asn_org", orgs, dtype=pl.Utf8),
-        prefixes,
-        pl.col("after_limited").fill_null(0).cast(pl.UInt32),
-    )
-    membership = by_ip.select("ip_h", "prefix", "asn", "asn_org")
+    def by_ua_table():
+        ips_per_ua = ip_ua_tab.group_by("ua_h").agg(pl.len().cast(pl.UInt32).alias("ips"))
+        return (ua_tab.join(estimate_distinct(ua_sketch.result(), "ua_h"), on="ua_h", how="left")
+                .join(after_ua.result() if after_ua.frames else pl.DataFrame(schema={"ua_h": pl.UInt64,
+                                                                                   **empty_after}),
+                      on="ua_h", how="left")
+                .join(_rates(ua_min_tab, "ua_h"), on="ua_h", how="left")
+                .join(ips_per_ua, on="ua_h", how="left")
+                .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32)))
 
-    # ---- by_prefix / by_asn, from IP-level partials
-    ip_sketch_tab = ip_sketch.result()
-    by_prefix = _group_of_ips("prefix", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch_tab, ua_tab,
-                              count_cols)
-    if db is not None:
-        by_asn = _group_of_ips("asn", by_ip.filter(pl.col("asn").is_not_null()), membership, ip_min_tab,
-                               ip_ua_tab, ip_sketch_tab, ua_tab, count_cols)
-        orgs_tab = by_ip.filter(pl.col("asn").is_not_null()).group_by("asn").agg(pl.col("asn_org").first())
-        by_asn = by_asn.join(orgs_tab.rename({"asn": "key"}), on="key", how="left")
-        prefix_asn = (by_ip.filter(pl.col("asn").is_not_null()).group_by("prefix", "asn").len()
-                      .sort(["len", "asn"], descending=[True, False])
-                      .group_by("prefix", maintain_order=True).agg(pl.col("asn").first()))  # the most common ASN
-        by_prefix = by_prefix.join(prefix_asn.rename({"prefix": "key"}), on="key", how="left").join(
-            orgs_tab, on="asn", how="left")
-    else:
-        by_asn = _empty_group_table("asn", count_cols, pl.Int64)
-        by_prefix = by_prefix.with_columns(pl.lit(None, dtype=pl.Int64).alias("asn"),
-                                           pl.lit(None, dtype=pl.Utf8).alias("asn_org"))
+    def ip_enrichment():
+        """(ip_h, prefix, asn, asn_org): one ASN lookup per distinct IP."""
+        keys = ip_tab.select("ip_h", "key")
+        if db is not None:
+            asns, orgs = db.lookup_many(keys["key"].to_list())
+        else:
+            asns, orgs = [None] * keys.height, [None] * keys.height
+        return keys.select("ip_h", ip_prefixes(keys["key"], prefix_v4, prefix_v6),
+                           pl.Series("asn", asns, dtype=pl.Int64), pl.Series("asn_org", orgs, dtype=pl.Utf8))
 
-    # ---- by_ua
-    ips_per_ua = ip_ua_tab.group_by("ua_h").agg(pl.len().cast(pl.UInt32).alias("ips"))
-    by_ua = (ua_tab.join(estimate_distinct(ua_sketch.result(), "ua_h"), on="ua_h", how="left")
-             .join(after_ua.result() if after_ua.frames else pl.DataFrame(schema={"ua_h": pl.UInt64,
-                                                                                 "after_limited": pl.UInt32}),
-                   on="ua_h", how="left")
-             .join(_rates(ua_min_tab, "ua_h"), on="ua_h", how="left")
-             .join(ips_per_ua, on="ua_h", how="left")
-             .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32)))
+    # Independent pieces run in parallel threads: polars releases the GIL while it computes.
+    from concurrent.futures import ThreadPoolExecutor
 
-    ip_keys = by_ip.select("ip_h", "key")
-    ua_keys = ua_tab.select("ua_h", "key")
-    ip_minute = ip_min_tab.join(ip_keys, on="ip_h").select("key", _minute_dt(), "requests", "limited")
-    ua_minute = ua_min_tab.join(ua_keys, on="ua_h").select("key", _minute_dt(), "requests", "limited")
-    per_minute = per_min.result().select(_minute_dt(), "requests", "limited").sort("minute")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        f_ua = pool.submit(by_ua_table)
+        f_ip_sketch = pool.submit(ip_sketch.result)
+        f_rates = pool.submit(_rates, ip_min_tab, "ip_h")
+        f_top = pool.submit(_top_ua, ip_ua_tab, "ip_h", ua_tab)
+        f_minutes = pool.submit(lambda: (
+            ip_min_tab.join(ip_tab.select("ip_h", "key"), on="ip_h").select("key", _minute_dt(), "requests",
+                                                                            "limited"),
+            ua_min_tab.join(ua_tab.select("ua_h", "key"), on="ua_h").select("key", _minute_dt(), "requests",
+                                                                            "limited"),
+            per_min.result().select(_minute_dt(), "requests", "limited").sort("minute")))
+        enrichment = ip_enrichment()
+        ip_sketch_tab = f_ip_sketch.result()
+        by_ip = (ip_tab.join(estimate_distinct(ip_sketch_tab, "ip_h"), on="ip_h", how="left")
+                 .join(after_ip.result() if after_ip.frames else pl.DataFrame(schema={"ip_h": pl.UInt64,
+                                                                                     **empty_after}),
+                       on="ip_h", how="left")
+                 .join(f_rates.result(), on="ip_h", how="left")
+                 .join(f_top.result(), on="ip_h", how="left")
+                 .join(enrichment, on="ip_h", how="left")
+                 .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32)))
+        membership = enrichment
+        asn_message = None if db is not None else HOW_TO_GET_A_DATABASE
+
+        # ---- by_prefix / by_asn, from IP-level partials
+        f_prefix = pool.submit(_group_of_ips, "prefix", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch_tab,
+                               ua_tab, count_cols)
+        if db is not None:
+            f_asn = pool.submit(_group_of_ips, "asn", by_ip.filter(pl.col("asn").is_not_null()), membership,
+                                ip_min_tab, ip_ua_tab, ip_sketch_tab, ua_tab, count_cols)
+        by_prefix = f_prefix.result()
+        if db is not None:
+            by_asn = f_asn.result()
+            orgs_tab = by_ip.filter(pl.col("asn").is_not_null()).group_by("asn").agg(pl.col("asn_org").first())
+            by_asn = by_asn.join(orgs_tab.rename({"asn": "key"}), on="key", how="left")
+            prefix_asn = (by_ip.filter(pl.col("asn").is_not_null()).group_by("prefix", "asn").len()
+                          .sort(["len", "asn"], descending=[True, False])
+                          .group_by("prefix", maintain_order=True).agg(pl.col("asn").first()))  # most common ASN
+            by_prefix = by_prefix.join(prefix_asn.rename({"prefix": "key"}), on="key", how="left").join(
+                orgs_tab, on="asn", how="left")
+        else:
+            by_asn = _empty_group_table("asn", count_cols, pl.Int64)
+            by_prefix = by_prefix.with_columns(pl.lit(None, dtype=pl.Int64).alias("asn"),
+                                               pl.lit(None, dtype=pl.Utf8).alias("asn_org"))
+        by_ua = f_ua.result()
+        ip_minute, ua_minute, per_minute = f_minutes.result()
 
     ordered = ["key", "requests", "distinct_paths", "s2xx", "s3xx", "s4xx", "s5xx", "limited", "after_limited",
                "bytes", "first_seen", "last_seen", *[f"rc_{c}" for c in class_names],
