@@ -29,7 +29,9 @@ Scenarios (share of lines by default; each abusive one has the shape a detector 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import math
 import random
 from dataclasses import dataclass
@@ -370,10 +372,16 @@ def generate(out_path: str | Path, *, lines: int, seed: int, start: datetime = D
     first_label = next(iter(shares))
     plan[-1][first_label] = max(0, plan[-1][first_label] + diff)
 
-    opener = gzip.open if out_path.suffix == ".gz" else open
     tmp = out_path.with_name(out_path.name + ".part")
     tmp_labels = labels_path.with_name(labels_path.name + ".part")
-    with opener(tmp, "wt", encoding="utf-8", newline="\n") as out, open(tmp_labels, "w", encoding="utf-8") as lab:
+    with contextlib.ExitStack() as stack:
+        if out_path.suffix == ".gz":  # no name, mtime=0: the same seed gives the same bytes
+            raw = stack.enter_context(open(tmp, "wb"))
+            packed = stack.enter_context(gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0))
+            out = stack.enter_context(io.TextIOWrapper(packed, encoding="utf-8", newline="\n"))
+        else:
+            out = stack.enter_context(open(tmp, "w", encoding="utf-8", newline="\n"))
+        lab = stack.enter_context(open(tmp_labels, "w", encoding="utf-8"))
         for b in range(blocks):
             t0 = b * seconds / blocks
             t1 = (b + 1) * seconds / blocks

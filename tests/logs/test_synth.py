@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import maxminddb
 import polars as pl
@@ -20,6 +21,17 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     assert (tmp_path / "a.log").read_bytes() == (tmp_path / "b.log").read_bytes()
     assert (tmp_path / "a.log.labels").read_bytes() == (tmp_path / "b.log.labels").read_bytes()
     assert (tmp_path / "a.log").read_bytes() != (tmp_path / "c.log").read_bytes()
+    generate(tmp_path / "d.log.gz", lines=3000, seed=7)
+    generate(tmp_path / "e.log.gz", lines=3000, seed=7)
+    assert (tmp_path / "d.log.gz").read_bytes() == (tmp_path / "e.log.gz").read_bytes()
+
+
+def test_bundled_sample_is_the_generators_output(tmp_path):
+    """examples/access-sample.log.gz is `generate(lines=30000, seed=42)`: regenerate it, same bytes."""
+    bundled = Path(__file__).resolve().parents[2] / "examples" / "access-sample.log.gz"
+    generate(tmp_path / "access-sample.log.gz", lines=30_000, seed=42)
+    assert (tmp_path / "access-sample.log.gz").read_bytes() == bundled.read_bytes()
+    assert bundled.stat().st_size < 1024 * 1024
 
 
 def test_lines_parse_in_main_format_in_time_order_with_one_label_each(tmp_path):
