@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from proxygen.errors import ProxygenError
-from proxygen.signals.datafiles import data_path, escape, load_json, read_json
+from proxygen.signals.datafiles import data_path, load_json, read_json
 
 
 @dataclass(frozen=True)
@@ -90,16 +90,13 @@ def registry() -> tuple[GoodBot, ...]:
     return tuple(bots)
 
 
-def claim_regex() -> str:
-    """Case-insensitive alternation of every good-bot token, for polars."""
-    return "(?i)(?:" + "|".join(escape(t) for bot in registry() for t in bot.tokens) + ")"
-
-
 def claim_expression(column: str = "user_agent"):
-    """polars expression: does this request's UA claim to be a good bot."""
+    """polars expression: does this request's UA claim to be a good bot (Aho-Corasick over the tokens,
+    ASCII case-insensitive: the same answer as `claimed_bot`, faster than a regex alternation)."""
     import polars as pl
 
-    return pl.col(column).fill_null("").str.contains(claim_regex())
+    tokens = [t for bot in registry() for t in bot.tokens]
+    return pl.col(column).fill_null("").str.contains_any(tokens, ascii_case_insensitive=True)
 
 
 def claimed_bot(user_agent: str | None) -> GoodBot | None:
