@@ -165,6 +165,17 @@ def test_fake_bot_with_dns_confirms_a_bot_missing_from_the_lists_but_not_a_spoof
     assert keys(fake_bot.detect(context(t, dns=dns))) == {("ip", "192.0.2.71", "block")}
 
 
+def test_fake_bot_without_a_dns_answer_keeps_the_benefit_of_the_doubt():
+    # next to Google's published ranges (same /16); DNS unreachable (no answer) -> observe, not block
+    t = traffic(ips=[ip("66.249.100.7", 40, top_ua=GOOGLEBOT, flag_claims_bot=40, asn=None, asn_org=None,
+                        prefix="66.249.100.0/24"),
+                     ip("66.249.100.8", 40, top_ua=GOOGLEBOT, flag_claims_bot=40, asn=None, asn_org=None,
+                        prefix="66.249.100.0/24")])
+    dns = _FakeDns({"66.249.100.8": ("vps-8.example.net", ["66.249.100.8"])})  # answered: not Google
+    assert keys(fake_bot.detect(context(t, dns=dns))) == {("ip", "66.249.100.7", "observe"),
+                                                          ("ip", "66.249.100.8", "block")}
+
+
 # --- probing ----------------------------------------------------------------------------------------
 
 def test_probing_flags_sensitive_path_bursts_and_random_url_scans():

@@ -2,8 +2,8 @@
 operator's published ranges (and outside its own ASN, where the ASN carries no customer machines).
 
 With --verify-dns, a claim that fails the ranges check is given a second chance by forward-confirmed
-reverse DNS (published lists can lag). Without it, a claim from the operator's own ASN or from next to
-its published ranges is only observed: blocking a real search engine because the shipped list is stale
+reverse DNS (published lists can lag). Unless DNS answered with a name that is not the operator's, a
+claim from the operator's own ASN or from next to its published ranges is only observed: blocking a real search engine because the shipped list is stale
 is worse than letting a few requests through. Claims of a bot whose ranges are unknown are not judged.
 """
 
@@ -36,7 +36,7 @@ def detect(ctx: Context) -> list[Hit]:
             continue
         if ctx.verifier.verify(bot, r["client_ip"], r.get("asn")) is None:
             suspects.append((r, bot))
-    confirmed = {}
+    confirmed, answers = {}, {}
     if ctx.dns is not None and suspects:
         answers = ctx.dns.resolve_many([r["client_ip"] for r, _ in suspects])
         for r, bot in suspects:
@@ -51,10 +51,14 @@ def detect(ctx: Context) -> list[Hit]:
         numbers = {"claimed": bot.name, "operator": bot.operator, "claiming_requests": n,
                    "asn": r.get("asn"), "dns_checked": ctx.dns is not None}
         where = f"AS{r['asn']} {r.get('asn_org') or ''}".strip() if r.get("asn") else "an address"
+        answer = answers.get(r["client_ip"])
+        # DNS settles it only when it answered with a name (that is not the operator's, or does not
+        # resolve back); no answer at all may just mean no network
+        dns_says_no = bool(answer and answer[0])
         why = (f"claims to be {bot.name} in {n:,} requests from {where} outside {bot.operator}'s published ranges"
-               + (" and without a confirming reverse DNS" if ctx.dns is not None else ""))
+               + (f" and its reverse DNS ({answer[0]}) is not {bot.operator}'s" if dns_says_no else ""))
         action = "block"
-        near = None if ctx.dns is not None else ctx.verifier.near_miss(bot, r["client_ip"], r.get("asn"))
+        near = None if dns_says_no else ctx.verifier.near_miss(bot, r["client_ip"], r.get("asn"))
         if near:
             action = "observe"
             numbers["near_miss"] = near
