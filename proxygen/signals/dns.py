@@ -66,7 +66,8 @@ class DnsVerifier:
                 ip = futures[fut]
                 name, forward = fut.result()
                 out[ip] = (name, forward)
-                self.cache[ip] = {"name": name, "forward": forward, "at": now}
+                if name is not None:  # a failed lookup may be a network outage: ask again next run
+                    self.cache[ip] = {"name": name, "forward": forward, "at": now}
             self._save()
         return out
 
