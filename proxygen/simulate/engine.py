@@ -132,6 +132,7 @@ class Simulator:
                                  if not loc.match.startswith("= ")), key=lambda t: -len(t[0]))
         self._path_cache: dict[str, int] = {}
         self._site_cache: dict[tuple, tuple] = {}
+        self._max_t: int | None = None       # latest request time replayed (batch replay)
 
     # -- routing
 
@@ -263,40 +264,96 @@ class Simulator:
               .join(paths, on="path", how="left")
               .sort("row"))
 
-        # Requests no limit can touch are decided by their (ip, user agent) alone.
-        static_outcome, static_rule = [], []
-        for d in decisions:
-            if d.action in ("block403", "block444"):
-                static_outcome.append(BLOCKED)
-            elif d.action == "tarpit":
-                static_outcome.append(TARPITTED)
-            else:
-                static_outcome.append(ALLOWED)
-            static_rule.append(d.rule if d.action not in ("", ALLOW, "throttle") else None)
-        terminal = [d.action in ("block403", "block444", "tarpit") for d in decisions]
-        limited_locs = [i for i in range(len(self._locations)) if self._locations[i][1]]
-        needs_loop = pl.lit(False)
-        if self._bl_limits or self.site_rules is not None:
-            needs_loop = pl.lit(True)
-        elif limited_locs:
-            needs_loop = pl.col("loc").is_in(limited_locs)
-        needs_loop = needs_loop & ~pl.col("did").is_in([i for i, t in enumerate(terminal) if t])
-        df = df.with_columns(needs_loop.alias("loop"))
-        looped = df.filter(pl.col("loop"))
-        codes = list(range(len(decisions)))
-        df = df.with_columns(
-            pl.col("did").replace_strict(codes, static_outcome, return_dtype=pl.Int8).alias("outcome"),
-            pl.col("did").replace_strict(codes, static_rule, return_dtype=pl.Utf8).alias("rule"))
-        if looped.height:
-            outs, rules = self._loop(looped, decisions)
-            patch = pl.DataFrame({"row": looped["row"], "o2": pl.Series(outs, dtype=pl.Int8),
-                                  "r2": pl.Series(rules, dtype=pl.Utf8)})
-            df = (df.join(patch, on="row", how="left")
-                  .with_columns(pl.coalesce("o2", "outcome").alias("outcome"),
-                                pl.when(pl.col("o2").is_not_null()).then(pl.col("r2")).otherwise(pl.col("rule"))
-                                .alias("rule"))
-                  .drop("o2", "r2"))
-        report.add_frame(df.select("client_ip", "t", "user_agent", "outcome", "rule"))
+        # nginx logs seconds: spread each second's requests evenly over it, in log order
+        # (otherwise a 60000r/m zone would see a whole second's requests in the same millisecond).
+        if (df["t"] % 1000 == 0).all():
+            df = df.with_columns(
+                (pl.col("t") + pl.int_range(pl.len()).over("t") * 1000 // pl.len().over("t")).alias("t"))
+        self._frame_outcomes(df, decisions, report)
+
+    def _frame_outcomes(self, df, decisions: list[Decision], report) -> None:
+        import polars as pl
+
+        from proxygen.simulate.batch import limit_events, replay
+        from proxygen.simulate.sites import FrameVariables
+
+        n = len(decisions)
+        static_outcome = [BLOCKED if d.action in ("block403", "block444") else
+                          TARPITTED if d.action == "tarpit" else ALLOWED for d in decisions]
+        static_rule = [d.rule if d.action in ("block403", "block444", "tarpit") else None for d in decisions]
+        outcome = df["did"].replace_strict(list(range(n)), pl.Series(static_outcome, dtype=pl.Int8),
+                                           return_dtype=pl.Int8)
+        rule = df["did"].replace_strict(list(range(n)), pl.Series(static_rule, dtype=pl.Utf8), return_dtype=pl.Utf8)
+        terminal = outcome != ALLOWED
+        fv = None
+        if self.site_rules is not None:
+            fv = FrameVariables(self.site_rules.vars, df)
+            outcome, rule, fired = self._site_rule_columns(df, fv, outcome, rule, terminal)
+            terminal = terminal | fired
+        df = df.with_columns((~terminal).alias("limited"))
+        events = limit_events(self, df, decisions, fv) if (self._bl_limits or self._locations) else None
+        if events is not None and events.height:
+            results = replay(self, df, decisions, events)
+            if results:
+                rows = list(results)
+                locs = df["loc"].gather(rows).to_list()
+                dids = df["did"].gather(rows).to_list()
+                codes, labels = [], []
+                for row, loc, did in zip(rows, locs, dids):
+                    status, zone, _ = results[row]
+                    dry = self._bl_dry_run
+                    if loc >= 0 and self._locations[loc][1]:
+                        dry = self._locations[loc][0].dry_run
+                    kind = _FROM_LIMIT[status]
+                    if dry and kind == THROTTLED:
+                        kind = DRY_THROTTLED
+                    elif dry and kind == DELAYED_O:
+                        kind = DRY_DELAYED
+                    codes.append(kind)
+                    if zone is not None and zone.startswith("blocklist:"):
+                        z = zone[len("blocklist:"):]
+                        zone = next((t[2] for t in decisions[did].throttles if t[0] == z), z) or z
+                    labels.append(zone)
+                patch = pl.DataFrame({"row": pl.Series(rows, dtype=df["row"].dtype),
+                                      "o2": pl.Series(codes, dtype=pl.Int8), "r2": pl.Series(labels, dtype=pl.Utf8)})
+                joined = df.select("row").join(patch, on="row", how="left", maintain_order="left")
+                outcome = pl.DataFrame({"o": outcome, "o2": joined["o2"]}).select(pl.coalesce("o2", "o")).to_series()
+                rule = pl.DataFrame({"r": rule, "r2": joined["r2"], "o2": joined["o2"]}).select(
+                    pl.when(pl.col("o2").is_not_null()).then(pl.col("r2")).otherwise(pl.col("r"))).to_series()
+        report.add_frame(df.select("client_ip", "t", "user_agent").with_columns(
+            outcome.alias("outcome"), rule.alias("rule")))
+
+    def _site_rule_columns(self, df, fv, outcome, rule, terminal):
+        """Apply the site's `rules:` (server level, then the matched location's) to rows still undecided."""
+        import polars as pl
+
+        site = self.site_rules
+        kind = pl.Series([None] * df.height, dtype=pl.Int8)
+        label = pl.Series([None] * df.height, dtype=pl.Utf8)
+        scopes = [("site", site.site.rules, None)]
+        for i, (loc, _) in enumerate(site._locations):
+            if loc.rules:
+                scopes.append((f"location {loc.path}", loc.rules, i))
+        for scope, rules, loc_index in scopes:
+            for n_rule, cond in enumerate(rules):
+                fires = fv.condition(cond) & ~terminal & kind.is_null()
+                if loc_index is not None:
+                    fires = fires & (df["loc"] == loc_index)
+                if not fires.any():
+                    continue
+                if cond.return_ is not None:
+                    code = BLOCKED if cond.return_.status >= 400 else TARPITTED
+                else:
+                    code = TARPITTED
+                text = f"{site.site.name}: {scope} rules[{n_rule}] ({cond.variable})"
+                frame = pl.DataFrame({"f": fires, "k": kind, "l": label})
+                kind = frame.select(pl.when(pl.col("f")).then(pl.lit(code, dtype=pl.Int8))
+                                    .otherwise(pl.col("k"))).to_series()
+                label = frame.select(pl.when(pl.col("f")).then(pl.lit(text)).otherwise(pl.col("l"))).to_series()
+        fired = kind.is_not_null()
+        outcome = pl.DataFrame({"o": outcome, "k": kind}).select(pl.coalesce("k", "o")).to_series()
+        rule = pl.DataFrame({"r": rule, "l": label}).select(pl.coalesce("l", "r")).to_series()
+        return outcome, rule, fired
 
     def _loop(self, looped, decisions: list[Decision]) -> tuple[list[int], list]:
         outs: list[int] = []

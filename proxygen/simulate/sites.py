@@ -182,3 +182,101 @@ class SiteRules:
                     return ("blocked" if status >= 400 else "tarpitted", status, label)
                 return ("tarpitted", None, label)
         return None
+
+
+class FrameVariables:
+    """The same variables, evaluated for a whole batch at once (polars Series, one value per row).
+
+    Python runs once per distinct source value (user agent, address, ...), never once per row.
+    """
+
+    def __init__(self, variables: Variables, df):
+        self.v = variables
+        self.df = df                      # columns client_ip, user_agent, method
+        self.memo: dict[str, object] = {}
+
+    def _lit(self, text: str):
+        import polars as pl
+
+        return pl.repeat(text, self.df.height, dtype=pl.Utf8, eager=True)
+
+    def expand(self, text: str):
+        import polars as pl
+
+        parts, pos = [], 0
+        for m in _VAR.finditer(text):
+            if m.start() > pos:
+                parts.append(text[pos:m.start()])
+            parts.append(("var", m.group(1).strip("{}")))
+            pos = m.end()
+        if pos < len(text):
+            parts.append(text[pos:])
+        if not parts:
+            return self._lit("")
+        series = [self.get(p[1]) if isinstance(p, tuple) else self._lit(p) for p in parts]
+        if len(series) == 1:
+            return series[0]
+        frame = pl.DataFrame({f"p{i}": s for i, s in enumerate(series)})
+        return frame.select(pl.concat_str([pl.col(f"p{i}") for i in range(len(series))])).to_series()
+
+    def _per_unique(self, column, fn):
+        """Apply `fn` to each distinct value of `column` (a Series) and map the answers back."""
+        import polars as pl
+
+        uniq = column.unique()
+        answers = [fn(x) for x in uniq.to_list()]
+        return column.replace_strict(uniq, pl.Series(answers, dtype=pl.Utf8), return_dtype=pl.Utf8)
+
+    def get(self, name: str):
+        import polars as pl
+
+        hit = self.memo.get(name)
+        if hit is not None:
+            return hit
+        df, v = self.df, self.v
+        if name in ("binary_remote_addr", "remote_addr", "realip_remote_addr"):
+            out = df["client_ip"]
+        elif name == "http_user_agent":
+            out = df["user_agent"]
+        elif name == "request_method":
+            out = df["method"]
+        elif name in ("proxygen_allowlisted_ip", "proxygen_allowlisted_ua", "proxygen_allowlisted"):
+            pairs = df.select("client_ip", "user_agent").unique()
+            answers = [v._allowlisted(name, ip, ua) for ip, ua in pairs.iter_rows()]
+            out = (df.select("client_ip", "user_agent")
+                   .join(pairs.with_columns(pl.Series("_a", answers, dtype=pl.Utf8)),
+                         on=["client_ip", "user_agent"], how="left", maintain_order="left")["_a"])
+        elif name in v.maps:
+            source = self.expand(v.maps[name].source)
+            choices = v._choice[name]
+
+            def choose(s, name=name, choices=choices):
+                value = choices.get(s)
+                if value is None:
+                    value = choices[s] = v._choose(name, s)
+                return value
+
+            out = self._per_unique(source, choose)
+            for raw in [r for r in out.unique().to_list() if r and "$" in r]:
+                expanded = self.expand(raw)
+                out = pl.DataFrame({"r": out, "e": expanded}).select(
+                    pl.when(pl.col("r") == raw).then(pl.col("e")).otherwise(pl.col("r"))).to_series()
+        elif name in v.geos:
+            out = self._per_unique(df["client_ip"], lambda ip: v._compute(name, {"ip": ip}))
+        else:
+            v.unknown_variables.add(name)
+            out = self._lit("")
+        out = out.alias(name)
+        self.memo[name] = out
+        return out
+
+    def condition(self, cond):
+        """Per-row booleans: does this `rules:` condition fire."""
+        value = self.get(cond.variable.lstrip("$"))
+        if cond.equals is not None:
+            return value == cond.equals
+        if cond.not_equals is not None:
+            return value != cond.not_equals
+        # Python's re (like the per-request path), once per distinct value
+        rx = re.compile(cond.matches) if cond.matches is not None else re.compile(cond.matches_i, re.I)
+        return self._per_unique(value, lambda x: "1" if rx.search(x) else "0") == "1"
