@@ -27,7 +27,9 @@ Column definitions (all tables):
   requests per minute over any 10 consecutive minutes (sum of a sliding 10-minute window / 10;
   a burst of 100 requests in one minute gives peak 100, sustained 10);
 - `top_ua` (most frequent user agent) and `n_uas` (distinct user agents), except in `by_ua`;
-- `ips` (distinct IPs) in `by_prefix`, `by_asn`, `by_ua`; `asn`, `asn_org`, `prefix` in `by_ip`.
+- `ips` (distinct IPs) in `by_prefix`, `by_asn`, `by_ua`; `asn`, `asn_org`, `prefix` in `by_ip`;
+  `family` in `by_ua` (`Googlebot`, `python-requests`, `Chrome`...; see `ua_family`): group `by_ua`
+  on it for per-family counts.
 """
 
 from __future__ import annotations
@@ -483,11 +485,35 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     by_prefix = by_prefix.select(*ordered, "top_ua", "n_uas", "ips", "asn", "asn_org").sort("requests",
                                                                                            descending=True)
     by_asn = by_asn.select(*ordered, "top_ua", "n_uas", "ips", "asn_org").sort("requests", descending=True)
-    by_ua = by_ua.select(*ordered, "ips").sort("requests", descending=True)
+    by_ua = by_ua.with_columns(ua_family()).select(*ordered, "ips", "family").sort("requests", descending=True)
     return Traffic(by_ip=by_ip, by_prefix=by_prefix, by_asn=by_asn, by_ua=by_ua, per_minute=per_minute,
                    ip_minute=ip_minute, ua_minute=ua_minute, totals=totals, route_classes=classes,
                    flags=list(flags), asn_enabled=db is not None, asn_message=asn_message,
                    prefix_lengths=(prefix_v4, prefix_v6), stats=stats, messages=list(stats.messages))
+
+
+def ua_family():
+    """A short family name for a user agent (expression on `key`): the bot/library/app name, or the browser.
+
+    `Mozilla/5.0 (compatible; Googlebot/2.1; ...)` -> `Googlebot`; `python-requests/2.31` ->
+    `python-requests`; `Smoothie/4.17.0 (OFF app)` -> `Smoothie`; browsers -> `Edge`, `Firefox`,
+    `Chrome`, `Safari`; `-` stays `-`. Good enough to group a log by; not a full UA parser.
+    """
+    import polars as pl
+
+    ua = pl.col("key")
+    bot = ua.str.extract(r"(?i)([A-Za-z0-9_.-]*(?:bot|spider|crawler|crawl|scan|fetcher|agent)[A-Za-z0-9_.-]*)"
+                         r"(?:/|;|\)|\s|$)", 1)
+    compatible = ua.str.extract(r"compatible; ([^/;)]+)", 1)
+    browser = (pl.when(ua.str.contains("Edg/")).then(pl.lit("Edge"))
+               .when(ua.str.contains("Firefox/")).then(pl.lit("Firefox"))
+               .when(ua.str.contains("Chrome/")).then(pl.lit("Chrome"))
+               .when(ua.str.contains("Safari/")).then(pl.lit("Safari")))
+    first_token = ua.str.extract(r"^([^/\s;(]+)", 1)
+    return (pl.when(ua.is_null()).then(None)
+            .when(ua == "-").then(pl.lit("-"))
+            .when(ua.str.starts_with("Mozilla/")).then(pl.coalesce(bot, compatible, browser, pl.lit("Mozilla")))
+            .otherwise(pl.coalesce(first_token, ua))).alias("family")
 
 
 def _minute_dt():
@@ -615,7 +641,8 @@ def _empty_traffic(classes, class_names, flags, totals, db, v4, v6, stats, count
     prefix = _empty_group_table("prefix", count_cols, pl.Utf8).select(*ordered, "top_ua", "n_uas", "ips", "asn",
                                                                        "asn_org")
     asn = _empty_group_table("asn", count_cols, pl.Int64).select(*ordered, "top_ua", "n_uas", "ips", "asn_org")
-    ua = _empty_group_table("ua", count_cols, pl.Utf8).select(*ordered, "ips")
+    ua = _empty_group_table("ua", count_cols, pl.Utf8).with_columns(pl.lit(None, dtype=pl.Utf8).alias(
+        "family")).select(*ordered, "ips", "family")
     minute = pl.DataFrame(schema={"minute": pl.Datetime("us", "UTC"), "requests": pl.UInt32,
                                   "limited": pl.UInt32})
     keyed = pl.DataFrame(schema={"key": pl.Utf8, "minute": pl.Datetime("us", "UTC"), "requests": pl.UInt32,

@@ -224,3 +224,19 @@ def test_totals(small_log):
     assert (traffic.totals.lines, traffic.totals.parsed, traffic.totals.malformed) == (14, 14, 0)
     assert traffic.totals.first_time == datetime(2025, 1, 31, 12, 0, tzinfo=timezone.utc)
     assert traffic.totals.last_time == datetime(2025, 1, 31, 12, 5, tzinfo=timezone.utc)
+
+
+def test_user_agent_family_column():
+    from proxygen.logs.aggregate import ua_family
+
+    uas = ["Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "python-requests/2.31.0",
+           "Smoothie/4.17.0 (OFF app; Android 14)", "-",
+           "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
+           "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)"]
+    families = pl.DataFrame({"key": uas}).select(ua_family())["family"].to_list()
+    assert families == ["Googlebot", "python-requests", "Smoothie", "-", "Firefox", "GPTBot"]
+
+
+def test_by_ua_has_family(small_log):
+    traffic = aggregate(open_logs([small_log]))
+    assert _row(traffic.by_ua, "BotA/1.0")["family"] == "BotA"
