@@ -186,3 +186,15 @@ def test_lint_api_reports_problems_and_unserved_sites(repo_dir):
     write_repo(repo_dir, sites={"full": FULL_SITE, "spare": {"server_names": ["spare.org"], "locations": []}})
     bad = lint(repo_dir)
     assert not bad.ok and bad.problems[0].startswith("sites/spare.yml:")
+
+
+def test_acme_challenge_escapes_the_site_basic_auth_and_access_rules(repo_dir):
+    site = copy.deepcopy(FULL_SITE)
+    site["tls"]["redirect_http"] = False
+    site["basic_auth"] = {"realm": "staging", "user_file": "/etc/nginx/staging.htpasswd"}
+    site["access"] = {"allow": ["10.0.0.0/8"], "deny": ["all"]}
+    write_repo(repo_dir, sites={"full": site})
+    text = build(load_repository(repo_dir)).hosts["edge"].files["sites/full.conf"]
+    acme = text.split("location /.well-known/acme-challenge/ {")[1].split("}")[0]
+    assert "auth_basic off;" in acme and "allow all;" in acme
+    assert "listen 80;" in text and "listen 443 ssl;" in text and text.count("server {") == 1
