@@ -80,6 +80,9 @@ class DistributedThresholds(_Strict):
     min_requests: int = Field(500, ge=1)
     min_expensive_share: float = Field(
         0.5, ge=0, le=1, description="Share of its requests that hit weighted routes (search, facets).")
+    min_pattern_share: float = Field(
+        0.5, ge=0, le=1, description="Or this share of deep pagination (page >= 10) and facet combinations, "
+                                     "whatever the route classes say.")
     max_static_share: float = Field(
         0.1, ge=0, le=1, description="Browsers fetch static assets; crawlers rarely do.")
     max_uas_per_ip: float = Field(

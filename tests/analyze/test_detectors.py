@@ -90,6 +90,13 @@ def test_distributed_without_asn_database_flags_each_crawled_prefix():
     assert {h.key_type for h in hits} == {"cidr"} and len(hits) == 10
 
 
+def test_distributed_flags_deep_pagination_even_on_routes_not_classed_expensive():
+    asn = group("asn", 64520, 9000, 300, rc_api=9000, flag_crawl_pattern=8000, n_uas=1)
+    t = traffic(ips=[ip("192.0.2.1", 100000, rc_static=50000)], asns=[asn])
+    [hit] = distributed.detect(context(t))
+    assert hit.key == "64520" and "deep pagination" in hit.why and hit.numbers["expensive_share"] == 0
+
+
 def test_distributed_ignores_many_app_users_and_browsers_in_one_asn():
     app = [ip(f"100.70.{i // 250}.{i % 250}", 20, asn=64502, top_ua="Smoothie/4.18 (Android)", rc_product=20)
            for i in range(1000)]

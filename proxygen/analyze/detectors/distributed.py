@@ -14,7 +14,18 @@ from proxygen.analyze.findings import Hit, strength
 
 NAME = "distributed"
 SUMMARY = "Many IPs of one prefix or ASN crawling expensive routes together."
-FLAGS: dict = {}
+
+# Deep pagination (page >= 10 in the query, or a trailing /10../9999 page number: barcodes are longer)
+# and facet combinations (two facets or more in one path): what a crawl walks and a person rarely does.
+CRAWL_PATTERN_QUERY = r"(?:^|&)page=[1-9][0-9]"
+CRAWL_PATTERN_PATH = r"/[1-9][0-9]{1,3}$|^/facets/[^/]+/[^/]+/[^/]+/[^/]+"
+
+
+def flags() -> dict:
+    import polars as pl
+
+    return {"crawl_pattern": (pl.col("query").fill_null("").str.contains(CRAWL_PATTERN_QUERY)
+                              | pl.col("path").fill_null("").str.contains(CRAWL_PATTERN_PATH))}
 PREFIX_COVERS_ASN = 0.8
 MAX_PREFIX_RULES = 4
 
@@ -30,14 +41,16 @@ def _candidates(ctx: Context, df, key: str):
     rows = (
         df.filter(pl.col(key).is_not_null())
         .with_columns(expensive=expensive_expr(df, ctx.settings), static=static_expr(df, ctx.settings),
-                      n_uas=col(df, "n_uas", 1))
+                      n_uas=col(df, "n_uas", 1), pattern=col(df, "flag_crawl_pattern"))
         .with_columns(expensive_share=pl.col("expensive") / pl.col("requests"),
+                      pattern_share=pl.col("pattern") / pl.col("requests"),
                       static_share=pl.col("static") / pl.col("requests"),
                       share=pl.col("requests") / total,
                       uas_per_ip=pl.col("n_uas") / pl.col("ips"))
         .filter((pl.col("ips") >= t.min_ips) & (pl.col("requests") >= t.min_requests)
                 & (pl.col("share") >= min_share)
-                & (pl.col("expensive_share") >= t.min_expensive_share)
+                & ((pl.col("expensive_share") >= t.min_expensive_share)
+                   | (pl.col("pattern_share") >= t.min_pattern_share))
                 & (pl.col("static_share") <= t.max_static_share)
                 & ((pl.col("uas_per_ip") <= t.max_uas_per_ip)
                    | (pl.col("expensive_share") >= t.expensive_share_any_ua)))
@@ -50,9 +63,12 @@ def _hit(ctx: Context, r: dict, key_type: str, key: str) -> Hit:
     per_ip = r["requests"] / max(r["ips"], 1)
     numbers = {"ips": r["ips"], "requests": r["requests"], "requests_per_ip": per_ip,
                "expensive_share": r["expensive_share"], "static_share": r["static_share"],
+               "crawl_pattern_share": r["pattern_share"],
                "user_agents": r["n_uas"], "top_ua": r.get("top_ua"), "share": r["share"]}
+    pattern = (f", {r['pattern_share']:.0%} deep pagination or facet combinations"
+               if r["pattern_share"] >= 0.05 else "")
     why = (f"{r['ips']:,} IPs sent {r['requests']:,} requests ({r['share']:.1%} of all), "
-           f"{r['expensive_share']:.0%} on expensive routes, {r['n_uas']} user agent(s), "
+           f"{r['expensive_share']:.0%} on expensive routes{pattern}, {r['n_uas']} user agent(s), "
            f"~{per_ip:.0f} requests per IP")
     s = max(strength(r["ips"], t.min_ips), strength(r["share"], t.min_total_share))  # ASN-level share
     return Hit(NAME, key_type, key, "block", s, numbers, why)
