@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from proxygen.analyze.detectors import (DETECTORS, distributed, fake_bot, ignores_limits, probing, rate,
                                         user_agent)
-from tests.analyze.tables import BROWSER, context, group, ip, traffic, ua
+from .tables import BROWSER, context, group, ip, traffic, ua
 
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from proxygen.analyze.findings import Hit
 from proxygen.analyze.merge import build_findings
 from proxygen.model.allowlists import Allowlists
-from tests.analyze.tables import context, group, ip, traffic
+from .tables import context, group, ip, traffic
 
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 

@@ -13,7 +13,7 @@ import pytest
 
 from proxygen.analyze.run import Analysis, Summary, analyze_traffic
 from proxygen.report import html, json_report, table
-from tests.analyze.tables import T0, T1, ip, traffic, ua
+from .tables import T0, T1, ip, traffic, ua
 
 EVIL_UA = 'python-requests/2.31 <script>alert("x")</script> [bold]markup[/bold]'
 
