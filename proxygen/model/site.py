@@ -301,10 +301,12 @@ class Location(Options):
             if not re.fullmatch(r"@[A-Za-z0-9_-]+", self.path):
                 raise ValueError("a named location looks like @backend")
         else:
+            from proxygen.model.values import _regex_compiles
+
             try:
-                re.compile(self.path)
-            except re.error as err:
-                raise ValueError(f"path is not a valid regular expression: {err}") from None
+                _regex_compiles(self.path)
+            except ValueError as err:
+                raise ValueError(f"path is {err}") from None
         return self
 
 

@@ -56,8 +56,11 @@ def variables_in(value: str) -> list[str]:
 
 
 def _regex_compiles(value: str) -> str:
+    # PCRE's (?<name>...) and (?'name'...) are Python's (?P<name>...)
+    python_syntax = re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", value)
+    python_syntax = re.sub(r"\(\?'([A-Za-z_]\w*)'", r"(?P<\1>", python_syntax)
     try:
-        re.compile(value)
+        re.compile(python_syntax)
     except re.error as err:
         raise ValueError(f"not a valid regular expression: {err}") from None
     return value

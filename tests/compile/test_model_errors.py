@@ -180,3 +180,11 @@ def test_union_errors_say_once_what_is_accepted(tmp_path):
     write_repo(tmp_path, sites={"full": site})
     lines = [l for l in errors_of(tmp_path).splitlines() if "tls.hsts" in l]
     assert len(lines) == 1 and lines[0].endswith("tls.hsts: Input should be a mapping (Hsts), or a valid boolean")
+
+
+def test_pcre_named_captures_are_accepted_and_usable(tmp_path):
+    site = copy.deepcopy(FULL_SITE)
+    site["locations"][1]["path"] = "^/search/(?<rest>.*)$"
+    site["locations"][1]["proxy"]["uri"] = "/$rest"
+    write_repo(tmp_path, sites={"full": site})
+    assert load_repository(tmp_path).sites["full"].locations[1].path == "^/search/(?<rest>.*)$"
