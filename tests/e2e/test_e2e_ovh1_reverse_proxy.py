@@ -307,3 +307,117 @@ def test_support_zammad_websocket_and_app(ovh1):
     r = ovh1.request(host, "/#ticket/zoom/1")
     assert r.echoed["backend"] == "upstream:zammad-railsserver#0"
     assert ovh1.websocket(host, "/api/v1/tickets").status == 200  # no upgrade outside /ws and /cable
+
+
+# --------------------------------------------------------------------- services from OFF's 2024 ovh1 files
+
+@pytest.mark.parametrize("host,backend,body_limit", [
+    ("annotate.openfoodfacts.org", "annotate", None),
+    ("argilla.openfoodfacts.org", "argilla", 50),
+    ("events.openfoodfacts.org", "events", None),
+    ("events.openfoodfacts.net", "events-staging", None),
+    ("facets-kp.openfoodfacts.org", "facets-kp", None),
+    ("facets-kp.openfoodfacts.net", "facets-kp-staging", None),
+    ("metrics.openfoodfacts.org", "metrics", None),
+    ("metrics.openfoodfacts.net", "metrics-staging", None),
+    ("prices.openfoodfacts.net", "prices-staging", 50),
+    ("query.openfoodfacts.net", "query-staging", None),
+])
+def test_plain_services_redirect_and_pass_the_uri(ovh1, host, backend, body_limit):
+    assert _redirects_to_https(ovh1, host)
+    r = ovh1.request(host, "/api/v1/items?page=2&q=a%20b", client_ip="203.0.113.40")
+    assert r.echoed["backend"] == f"upstream:{backend}#0" and r.echoed["uri"] == "/api/v1/items?page=2&q=a%20b"
+    assert r.echoed_header("X-Forwarded-Proto") == "https" and r.echoed_header("X-Real-IP") == "203.0.113.40"
+    if body_limit:
+        big = ovh1.request(host, "/upload", method="POST", body_size=(body_limit + 1) * 1024 * 1024)
+        assert big.status == 413
+
+
+def test_annotate_staging_has_its_own_login(ovh1):
+    ovh1.config.write_htpasswd("/etc/nginx/conf.d/annotate.openfoodfacts.net.htpasswd", {"labeller": "pw"})
+    host = "annotate.openfoodfacts.net"
+    assert ovh1.request(host, "/tasks").status == 401
+    assert ovh1.request(host, "/tasks", basic_auth=("labeller", "pw")).echoed["backend"] == "upstream:annotate-staging#0"
+
+
+def test_connect_test_blocks_the_database_manager(ovh1):
+    host = "connect-test.openfoodfacts.org"
+    assert ovh1.request(host, "/web/database/manager").status == 403  # fixed: was reachable
+    assert ovh1.request(host, "/longpolling/poll").echoed["backend"] == "upstream:odoochat-staging#0"
+    assert ovh1.request(host, "/web").echoed["backend"] == "upstream:odoo-staging#0"
+
+
+def test_contents_login_except_graphql(ovh1):
+    ovh1.config.write_htpasswd("/etc/nginx/off.htpasswd", {"off": "off", "alice": "monitoring-secret"})
+    host = "contents.openfoodfacts.org"
+    assert ovh1.request(host, "/wp-admin/").status == 401
+    assert ovh1.request(host, "/wp-admin/", basic_auth=("off", "off")).status == 200
+    r = ovh1.request(host, "/graphql", method="POST", body=b'{"query":"{posts{nodes{title}}}"}')
+    assert r.status == 200 and r.echoed["backend"] == "upstream:wordpress-contents#0"
+
+
+@pytest.mark.parametrize("host,backend", [("elasticvue.search.openfoodfacts.net", "elasticvue-staging"),
+                                          ("static.openfoodfacts.net", "off-staging-static"),
+                                          ("images.openfoodfacts.net", "off-staging-static")])
+def test_staging_names_without_login(ovh1, host, backend):
+    assert _redirects_to_https(ovh1, host)  # fixed for images.openfoodfacts.net
+    r = ovh1.request(host, "/images/products/1.jpg")
+    assert r.status == 200 and r.echoed["backend"] == f"upstream:{backend}#0"
+
+
+@pytest.mark.parametrize("host,backend", [("feedme.openfoodfacts.org", "feedme"),
+                                          ("metabase.openfoodfacts.org", "metabase"),
+                                          ("link.openfoodfacts.org", "wordpress-link")])
+def test_small_proxied_services(ovh1, host, backend):
+    assert _redirects_to_https(ovh1, host)
+    r = ovh1.request(host, "/dashboard/1?x=y")
+    assert r.echoed["backend"] == f"upstream:{backend}#0" and r.echoed["uri"] == "/dashboard/1?x=y"
+
+
+def test_mirabelle_cors_even_on_errors(ovh1):
+    host = "mirabelle.openfoodfacts.org"
+    ok = ovh1.request(host, "/products?sql=select+1")
+    assert ok.echoed["backend"] == "upstream:mirabelle#0" and ok.header("Access-Control-Allow-Origin") == "*"
+    err = ovh1.request(host, "/products", headers={"X-Echo-Status": "500"})
+    assert err.status == 500 and err.header("Access-Control-Allow-Origin") == "*"
+
+
+def test_openfoodfacts_info_needs_the_off_login(ovh1):
+    ovh1.config.write_htpasswd("/etc/nginx/off.htpasswd", {"off": "off", "alice": "monitoring-secret"})
+    for host in ("openfoodfacts.info", "fr.openfoodfacts.info"):
+        assert _redirects_to_https(ovh1, host)
+        assert ovh1.request(host, "/").status == 401
+        assert ovh1.request(host, "/", basic_auth=("off", "off")).echoed["backend"] == "upstream:off-info#0"
+
+
+def test_test_blog_needs_the_off_login(ovh1):
+    ovh1.config.write_htpasswd("/etc/nginx/off.htpasswd", {"off": "off", "alice": "monitoring-secret"})
+    assert ovh1.request("test-blog.openfoodfacts.org", "/").status == 401
+    assert ovh1.request("test-blog.openfoodfacts.org", "/", basic_auth=("off", "off")).status == 200
+
+
+def test_robotoff_staging_body_limit(ovh1):
+    assert ovh1.request("robotoff.openfoodfacts.net", "/api/v1/predict", method="POST",
+                        body_size=2_000_000).status == 413
+    assert ovh1.request("robotoff.openfoodfacts.net", "/api/v1/insights").echoed["backend"] == "upstream:robotoff-staging#0"
+
+
+def test_ovh1_liveness_page_on_port_80(ovh1):
+    r = ovh1.request("ovh1.openfoodfacts.org", "/", port=80)
+    assert (r.status, r.body, r.headers.get_all("Content-Type")) == (200, b"It works!", ["text/plain"])
+
+
+def test_pmg_stays_plain_http(ovh1):
+    r = ovh1.request("pmg.openfoodfacts.org", "/quarantine?x=1", port=80)
+    assert r.status == 200 and r.echoed["uri"] == "/quarantine?x=1"
+    with pytest.raises(Exception):  # no certificate: the default server refuses the TLS handshake
+        ovh1.request("pmg.openfoodfacts.org", "/", verify=False)
+
+
+def test_slack_static_page(ovh1):
+    root = ovh1.config.fs_path("/var/www/slack")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "index.html").write_text("<a href='https://slack.openfoodfacts.org/invite'>Join</a>")
+    assert _redirects_to_https(ovh1, "slack.openfoodfacts.org")
+    r = ovh1.request("slack.openfoodfacts.org", "/")
+    assert r.status == 200 and b"Join" in r.body and r.header("X-Echo-Backend") is None
