@@ -32,20 +32,18 @@ class QuoteError(ProxygenError):
     """A value cannot be written into nginx config safely."""
 
 
-try:
-    from markupsafe import Markup as _Trusted  # jinja2's "already safe" marker
-except ImportError:  # pragma: no cover - markupsafe ships with jinja2
-    _Trusted = str
+class Quoted(str):
+    """Text that went through the funnel: the only text a template may print.
 
-
-class Quoted(_Trusted):
-    """Text that went through the funnel (with macro output, the only text a template may print).
-
-    It is a markupsafe.Markup so that the environment's autoescape (turned on only to tell
-    funnel output from raw values) leaves it alone.
+    A plain `str` subclass: any operation on it (`+`, `~`, `replace`, `upper`, `join`...) gives
+    back a plain `str` or a markupsafe Markup, which the environment refuses to print. `__html__`
+    only tells Jinja's autoescape (on solely to tell values apart) to leave the text alone.
     """
 
     __slots__ = ()
+
+    def __html__(self) -> str:
+        return self
 
 
 def quote(value: object, *, variables: bool = False, regex: bool = False) -> str:

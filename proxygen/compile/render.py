@@ -2,8 +2,10 @@
 
 Every `{{ expression }}` goes through the environment's `finalize`, which accepts
 only ints and `Quoted` text produced by the quote filters (`q` literal text,
-`qv` text with $variables, `qr` regular expressions). Forgetting a filter fails the
-build instead of injecting config.
+`qv` text with $variables, `qr` regular expressions) or by macros (whose bodies
+were finalized piece by piece). Forgetting a filter fails the build instead of
+injecting config, and so does gluing raw text to quoted text (`~`, `+`, `join`,
+`replace`, `safe`...): every such operation yields something that is not `Quoted`.
 
 Each file is rendered once in "shadow" form, where each quoted value is a unique
 placeholder token; the real text is that shadow with the placeholders replaced by
@@ -58,16 +60,33 @@ def _funnel() -> Funnel:
 
 
 def _finalize(value):
-    from markupsafe import Markup
-
-    if isinstance(value, Markup):  # Quoted values, and macro output made of them
+    """Every `{{ expression }}` ends here: only funnel output (and ints) may be printed."""
+    if type(value) is Quoted:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if value is None or value == "":
+        return Quoted(str(value))
+    if value is None or (type(value) is str and value == ""):
         # `{{ x if cond }}` renders None/"": nothing is printed, nothing to quote
-        return ""
+        return Quoted("")
     raise TemplateBug(f"a template printed an unquoted value {value!r}; pipe it through q, qv or qr")
+
+
+def _template_class():
+    """Templates whose macros return Quoted text (their bodies were finalized piece by piece)."""
+    import jinja2
+    from jinja2.runtime import Macro
+
+    class QuotedMacro(Macro):
+        def _invoke(self, arguments, autoescape):
+            return Quoted(self._func(*arguments))
+
+    class StrictTemplate(jinja2.Template):
+        @classmethod
+        def _from_namespace(cls, environment, namespace, globals):
+            namespace["Macro"] = QuotedMacro  # the compiled template looks the name up at call time
+            return super()._from_namespace(environment, namespace, globals)
+
+    return StrictTemplate
 
 
 def _onoff(value) -> Quoted:
@@ -78,11 +97,9 @@ def _onoff(value) -> Quoted:
 
 def _chomp(value) -> Quoted:
     """Drop the trailing newline of a macro's output (the template line supplies its own)."""
-    from markupsafe import Markup
-
-    if not isinstance(value, Markup):
+    if type(value) is not Quoted:
         raise TemplateBug("chomp applies to macro output only")
-    return Quoted(str(value).rstrip("\n"))
+    return Quoted(str.rstrip(value, "\n"))
 
 
 _ENV = None
@@ -113,6 +130,7 @@ def environment(templates_dir: Path | None = None):
 
     env.globals.update(template_globals())
     env.globals["pad"] = lambda n: Quoted(" " * n)  # indentation is template text, not a value
+    env.template_class = _template_class()
     if templates_dir is None:
         _ENV = env
     return env

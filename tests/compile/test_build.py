@@ -102,16 +102,37 @@ def test_directive_table_checks_context_and_arguments():
         "ssl_reject_handshake needs nginx >= 1.19.4; the host targets 1.19.3"
 
 
-def test_a_template_cannot_print_a_raw_value():
+@pytest.mark.parametrize("source", [
+    "x {{ v }};",
+    "x {{ v ~ 'y' }};",
+    "x {{ v ~ (v|q) }};",                  # concatenation with a quoted value (markup_join)
+    "x {{ (v|q) + v }};",
+    "x {{ (v|q)|replace('a', 'b') }};",
+    "x {{ (v|q)|upper }};",
+    "x {{ [v, v|q]|join(' ') }};",
+    "x {{ v|safe }};",
+    "x {{ v|e }};",
+    "{% macro m() %}y{% endmacro %}x {{ m() ~ v }};",
+    "{% macro m() %}y{% endmacro %}x {{ m() + v }};",
+])
+def test_a_template_cannot_print_a_raw_value(source):
     env = render_mod.environment()
     funnel = render_mod.Funnel()
     render_mod._current.append(funnel)
     try:
         with pytest.raises(TemplateBug, match="unquoted value"):
-            env.from_string("x {{ v }};").render(v="a; b")
-        assert env.from_string("x {{ v|q }};").render(v="a; b") == "x __pgq0__;"
-        with pytest.raises(TemplateBug, match="unquoted value"):
-            env.from_string("x {{ v ~ 'y' }};").render(v="a")
+            env.from_string(source).render(v="a; b")
+    finally:
+        render_mod._current.pop()
+
+
+def test_what_a_template_may_print():
+    env = render_mod.environment()
+    funnel = render_mod.Funnel()
+    render_mod._current.append(funnel)
+    try:
+        assert env.from_string("x {{ v|q }} {{ n }} {{ b|onoff }};").render(v="a; b", n=3, b=True) == "x __pgq0__ 3 on;"
+        assert env.from_string("{% macro m(v) %}y {{ v|q }}{% endmacro %}{{ m(v) }};").render(v="z") == "y __pgq1__;"
     finally:
         render_mod._current.pop()
 
