@@ -117,6 +117,15 @@ def _site(repo, name: str) -> list[Problem]:
     for i, page in enumerate(site.pages):
         if page not in s.pages:
             out.append(_p(repo, src, ("pages", i), f"unknown page {page!r} (proxygen.yml pages: {', '.join(s.pages)})"))
+    generated = {"/" + s.error_pages[c] for c in site.error_pages if c in s.error_pages} | {"/" + p for p in site.pages}
+    for i, loc in enumerate(site.locations):
+        if loc.match == "exact" and loc.path in generated:
+            out.append(_p(repo, src, ("locations", i, "path"),
+                          f"= {loc.path} is already generated for error_pages/pages; remove one"))
+        if (loc.match == "prefix" and loc.path == "/.well-known/acme-challenge/" and site.tls is not None
+                and site.tls.acme_challenge and not site.tls.redirect_http):
+            out.append(_p(repo, src, ("locations", i, "path"),
+                          "the ACME challenge location is generated (tls.acme_challenge: false to declare your own)"))
     for i, decl in enumerate([*site.maps, *site.geos]):
         if decl.variable in RESERVED_VARIABLES or decl.variable.startswith("$proxygen_"):
             section, j = ("maps", i) if i < len(site.maps) else ("geos", i - len(site.maps))

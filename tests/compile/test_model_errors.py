@@ -110,6 +110,8 @@ def test_variables_only_where_the_field_allows_them(tmp_path):
     (lambda s: s["locations"].append({"path": "/x", "deny": True, "return": 403}), "set exactly one action"),
     (lambda s: s["locations"].append({"path": "x", "deny": True}), "a prefix path must start with /"),
     (lambda s: s["locations"].append({"path": "(", "match": "regex", "deny": True}), "not a valid regular expression"),
+    (lambda s: s["locations"].append({"path": "/503.html", "match": "exact", "deny": True}), "locations[8].path: = /503.html is already generated"),
+    (lambda s: (s["tls"].update(redirect_http=False), s["locations"].append({"path": "/.well-known/acme-challenge/", "deny": True})), "locations[8].path: the ACME challenge location is generated"),
 ])
 def test_reference_and_shape_errors(tmp_path, mutate, expected):
     site = copy.deepcopy(FULL_SITE)
