@@ -148,3 +148,46 @@ def test_folksonomy_staging_all_flavours(hetzner02, host):
 def test_off2_backend_502_gets_the_shared_page(off2, host):
     r = off2.request(host, f"/api/v2/product/err-{host}", client_ip="198.51.100.6", headers={"X-Echo-Status": "502"})
     assert r.status == 502 and r.body == PAGES["502.html"].encode()
+
+
+# --------------------------------------------------------------------- off2: small sites of the 2024 proxy-off files
+
+@pytest.mark.parametrize("host", ["howmuchsugar.in", "combiendesucres.fr", "madenear.me",
+                                  "cestemballepresdechezvous.fr", "madenear.me.uk"])
+def test_small_product_opener_sites(off2, host):
+    assert _redirects_to_https(off2, host)
+    r = off2.request(host, "/", client_ip="198.51.100.7")
+    assert r.status == 200 and r.echoed_header("Host") == host
+    assert r.header("X-Frame-Options") == "DENY" and r.header("Strict-Transport-Security") == "max-age=63072000"
+
+
+@pytest.mark.parametrize("host,target", [
+    ("www.howmuchsugar.in", "https://howmuchsugar.in"), ("howmuchsugar.info", "https://howmuchsugar.in"),
+    ("combiendesucre.fr", "https://combiendesucres.fr"), ("www.madenear.com", "https://madenear.me"),
+    ("www.madenearme.uk", "https://madenear.me.uk"),
+    ("www.cestfabriquepresdechezvous.info", "https://cestemballepresdechezvous.fr"),
+])
+def test_other_names_redirect_to_the_main_name(off2, host, target):
+    r = off2.request(host, "/fr/produit?x=1", port=80)
+    assert (r.status, r.header("Location")) == (301, f"{target}/fr/produit?x=1")
+
+
+def test_openbeautyfacts_com(off2):
+    assert _redirects_to_https(off2, "fr.openbeautyfacts.com")
+    r = off2.request("fr.openbeautyfacts.com", "/produit/1", client_ip="198.51.100.8")
+    assert r.echoed["backend"] == "upstream:obf-com-backend#0"
+    assert r.header("Strict-Transport-Security") == "max-age=63072000"
+    assert off2.request("fr.openbeautyfacts.com", "/cgi/product_image_upload.pl", method="POST",
+                        body_size=21 * 1024 * 1024, client_ip="198.51.100.8").status == 413
+
+
+@pytest.mark.parametrize("path,backend", [("/mongo/mongodb/metrics", "addr:10.1.0.102:9216"),
+                                          ("/proxy/nginx/metrics", "addr:127.0.0.1:9113"),
+                                          ("/off/apache/metrics", "addr:10.1.0.113:9117")])
+def test_free_exporters(off2, path, backend):
+    off2.config.write_htpasswd("/etc/nginx/.htpasswd/free-exporters", {"prometheus": "scrape"})
+    host = "free-exporters.openfoodfacts.org"
+    assert off2.request(host, path).status == 401
+    r = off2.request(host, path, basic_auth=("prometheus", "scrape"))
+    assert r.echoed["backend"] == backend and r.echoed["uri"] == "/metrics"
+    assert off2.request(host, "/unknown/metrics", basic_auth=("prometheus", "scrape")).status == 404
