@@ -93,24 +93,124 @@ def _plain_key(sim, expr, df):
     return pl.repeat("", df.height, dtype=pl.Utf8, eager=True)
 
 
-def replay(sim, df, decisions, events):
-    """{row: (limit_req status, zone, delay ms)} for every row limit_req does not simply pass."""
+def _lindley(frame, zones: Zones):
+    """Every key's excess after each of its requests if all were accounted (Lindley's closed form),
+    starting from the zone state: adds columns W (excess), dt, and per key `bad` (some request over
+    the burst, or the clock going backwards) and `delays` (some request delayed)."""
     import polars as pl
 
-    from proxygen.simulate.limit_req import DELAYED, PASSED
+    g = ["zone", "key"]
+    nodes = frame.select(g).unique()
+    init_e, init_t, known = [], [], []
+    for z, k in nodes.iter_rows():
+        node = zones.zone(z).get(k)
+        known.append(node is not None)
+        init_e.append(node[0] if node is not None else 0)
+        init_t.append(node[1] if node is not None else 0)
+    nodes = nodes.with_columns(pl.Series("e0", init_e, dtype=pl.Int64), pl.Series("t0", init_t, dtype=pl.Int64),
+                               pl.Series("known", known, dtype=pl.Boolean),
+                               pl.int_range(pl.len(), dtype=pl.UInt32).alias("nid"))
+    frame = frame.join(nodes, on=g, how="left").sort("nid", "row")
+    first = pl.col("nid") != pl.col("nid").shift(1, fill_value=-1)
+    # a new key's first request starts at excess 0 whatever the clock (dt 0 avoids overflow)
+    prev_t = (pl.when(first & ~pl.col("known")).then(pl.col("t"))
+              .when(first).then(pl.col("t0")).otherwise(pl.col("t").shift(1)))
+    frame = frame.with_columns((pl.col("t") - prev_t).alias("dt"), first.alias("first"))
+    x = pl.when(pl.col("first") & ~pl.col("known")).then(pl.lit(-_BIG)).otherwise(1000 - pl.col("rate") * pl.col("dt") // 1000)
+    frame = frame.with_columns(x.cum_sum().over("nid").alias("S"))
+    # -_BIG on a new key's first request keeps S far below zero, so W is exactly 0 there
+    frame = frame.with_columns(
+        (pl.col("S") - pl.min_horizontal(-pl.col("e0"), pl.col("S").cum_min().over("nid"))).alias("W"))
+    delayed = (pl.col("W") > pl.col("delay")) & ((pl.col("W") - pl.col("delay")) * 1000 // pl.col("rate") > 0)
+    frame = frame.with_columns(delayed.alias("delayed"))
+    return frame.with_columns(
+        ((pl.col("W") > pl.col("burst")) | (pl.col("dt") < 0)).any().over("nid").alias("bad"),
+        pl.col("delayed").any().over("nid").alias("delays"))
+
+
+def _solo_buckets(frame, zones: Zones, results: dict, rejected: list) -> None:
+    """limit_req.check for one limit, inlined, key by key (same arithmetic, same clamps)."""
+    from proxygen.simulate.limit_req import DELAYED, REJECTED
+
+    grouped = (frame.sort("row").group_by("zone", "key")
+               .agg(pl_col("row"), pl_col("t"), pl_col("rate").first(), pl_col("burst"), pl_col("delay")))
+    # burst and delay are per request: one zone can have different limit_req lines in each location
+    for zone, key, rows, ts, rate, bursts, delays in grouped.iter_rows():
+        nodes = zones.zone(zone)
+        node = nodes.get(key)
+        if node is None:
+            excess, last = 0, ts[0]
+            start = 1
+        else:
+            excess, last = node
+            start = 0
+        for i in range(start, len(rows)):
+            t = ts[i]
+            ms = t - last
+            if ms < -60000:
+                ms = 1
+            elif ms < 0:
+                ms = 0
+            new = excess - rate * ms // 1000 + 1000
+            if new < 0:
+                new = 0
+            if new > bursts[i]:
+                results[rows[i]] = (REJECTED, zone, 0)
+                rejected.append(rows[i])
+                continue
+            excess = new
+            if ms:
+                last = t
+            delay = delays[i]
+            if excess > delay:
+                wait = (excess - delay) * 1000 // rate
+                if wait:
+                    results[rows[i]] = (DELAYED, zone, wait)
+        nodes[key] = [excess, last]
+
+
+def pl_col(name):
+    import polars as pl
+
+    return pl.col(name)
+
+
+def replay(sim, df, decisions, events):
+    """A frame (row, status, zone) of every request limit_req delays or rejects.
+
+    1. Every key of an eviction-safe zone gets its all-accounted excess (an upper bound: fewer
+       accounted requests never leave more excess). A key that never exceeds its burst nor delays
+       there is inert: it cannot change any request's fate, only its own state.
+    2. Requests are coupled through their non-inert keys; a key that is not coupled and never
+       exceeds its burst has its exact answers from step 1; the rest are replayed one by one
+       (ignoring inert keys, which nginx would pass).
+    3. Inert keys then get their exact final state from the requests that were not rejected.
+    """
+    import polars as pl
+
+    from proxygen.simulate.limit_req import DELAYED, PASSED, REJECTED
 
     zones: Zones = sim.zones
-    per_row = events.group_by("row").agg(pl.len().alias("n"))
-    coupled_rows = per_row.filter(pl.col("n") > 1)["row"]
-    # Nodes linked by a request with several keys, and zones whose eviction is observable, go one by one.
+    g = ["zone", "key"]
     times = df["t"]
     backwards = int(max(0, (times.cum_max() - times).max() or 0, (sim._max_t or 0) - (times.min() or 0)))
     sim._max_t = max(sim._max_t or 0, times.max() or 0)
     unsafe = {lim.zone for lim in sim._bl_limits if not eviction_safe(lim, backwards)}
     for _, limits, _ in sim._locations:
         unsafe |= {lim.zone for lim in limits if not eviction_safe(lim, backwards)}
-    events = events.with_columns(pl.col("row").is_in(coupled_rows.implode()).alias("coupled"))
-    slow_nodes = set()
+
+    safe = events.filter(~pl.col("zone").is_in(list(unsafe)))
+    bound = _lindley(safe, zones) if safe.height else None
+    if bound is not None:
+        inert = bound.filter(~pl.col("bad") & ~pl.col("delays")).select(g).unique()
+    else:
+        inert = pl.DataFrame(schema={"zone": pl.Utf8, "key": pl.Utf8})
+    active = events.join(inert, on=g, how="anti")
+
+    # Non-inert keys linked by one request are replayed together.
+    per_row = active.group_by("row").agg(pl.len().alias("n"))
+    coupled_rows = per_row.filter(pl.col("n") > 1)["row"]
+    slow_nodes: set = set()
     if coupled_rows.len():
         parent: dict = {}
 
@@ -120,72 +220,43 @@ def replay(sim, df, decisions, events):
                 x = parent[x]
             return x
 
-        for nodes in (events.filter(pl.col("coupled")).group_by("row", maintain_order=True)
+        for nodes in (active.filter(pl.col("row").is_in(coupled_rows.implode())).group_by("row")
                       .agg(pl.struct("zone", "key").alias("nodes"))["nodes"].to_list()):
             first = find((nodes[0]["zone"], nodes[0]["key"]))
             for n in nodes[1:]:
                 parent[find((n["zone"], n["key"]))] = first
-        slow_nodes = set(parent)  # every node in a coupled component
-    simple = events.filter(~pl.col("zone").is_in(list(unsafe)))
-    if slow_nodes:
-        slow = pl.DataFrame({"zone": [z for z, _ in slow_nodes], "key": [k for _, k in slow_nodes]},
-                            schema={"zone": pl.Utf8, "key": pl.Utf8}).with_columns(pl.lit(True).alias("_slow"))
-        simple = simple.join(slow, on=["zone", "key"], how="left").filter(pl.col("_slow").is_null()).drop("_slow")
+        slow_nodes = set(parent)
 
     results: dict[int, tuple] = {}
-    if simple.height:
-        simple = simple.sort("zone", "key", "row")
-        nodes = simple.select("zone", "key").unique(maintain_order=True)
-        init_e, init_t, known = [], [], []
-        for z, k in nodes.iter_rows():
-            node = zones.zone(z).get(k)
-            known.append(node is not None)
-            init_e.append(node[0] if node is not None else 0)
-            init_t.append(node[1] if node is not None else 0)
-        nodes = nodes.with_columns(pl.Series("e0", init_e, dtype=pl.Int64), pl.Series("t0", init_t, dtype=pl.Int64),
-                                   pl.Series("known", known, dtype=pl.Boolean))
-        g = ["zone", "key"]
-        simple = simple.join(nodes, on=g, how="left", maintain_order="left")
-        first = pl.int_range(pl.len()).over(g) == 0
-        # a new node's first request starts at excess 0 whatever the clock (dt 0 avoids overflow)
-        prev_t = (pl.when(first & ~pl.col("known")).then(pl.col("t"))
-                  .when(first).then(pl.col("t0")).otherwise(pl.col("t").shift(1).over(g)))
-        dt = pl.col("t") - prev_t
-        x = pl.when(first & ~pl.col("known")).then(pl.lit(-_BIG)).otherwise(1000 - pl.col("rate") * dt // 1000)
-        simple = simple.with_columns(dt.alias("dt"), x.alias("x"))
-        simple = simple.with_columns(pl.col("x").cum_sum().over(g).alias("S"))
-        simple = simple.with_columns(
-            (pl.col("S") - pl.min_horizontal(-pl.col("e0"), pl.col("S").cum_min().over(g))).alias("W"))
-        # -_BIG on a node's first request keeps S far below zero, so W is exactly 0 there
-        bad = simple.group_by(g).agg(((pl.col("W") > pl.col("burst")) | (pl.col("dt") < 0)).any().alias("bad"))
-        simple = simple.join(bad, on=g, how="left", maintain_order="left")
-        ok = simple.filter(~pl.col("bad"))
-        for z, k in bad.filter(pl.col("bad")).select(g).iter_rows():
-            slow_nodes.add((z, k))
-        if ok.height:
-            delayed = ((pl.col("W") > pl.col("delay")) & ((pl.col("W") - pl.col("delay")) * 1000 // pl.col("rate") > 0))
-            ok = ok.with_columns(delayed.alias("delayed"),
-                                 ((pl.col("W") - pl.col("delay")) * 1000 // pl.col("rate")).alias("delay_ms"))
-            for row, zone, is_delayed, delay_ms in ok.select("row", "zone", "delayed", "delay_ms").iter_rows():
-                if is_delayed:
-                    results[row] = (DELAYED, zone, delay_ms)
-            last = ok.group_by(g).agg(pl.col("W").last(), pl.col("t").last())
-            for z, k, w, t in last.iter_rows():
-                zones.zone(z)[k] = [w, t]
-
-    # One by one, in arrival order: every row touching a slow node or an unsafe zone.
-    slow_events = events.filter(pl.col("zone").is_in(list(unsafe)))
-    if slow_nodes:
+    exact_nodes = None
+    vector_hits = None
+    if bound is not None:
+        candidates = bound.filter(~pl.col("bad")).join(inert, on=g, how="anti")
+        if slow_nodes:
+            sn = pl.DataFrame({"zone": [z for z, _ in slow_nodes], "key": [k for _, k in slow_nodes]},
+                              schema={"zone": pl.Utf8, "key": pl.Utf8})
+            candidates = candidates.join(sn, on=g, how="anti")
+        exact_nodes = candidates.select(g).unique()
+        vector_hits = candidates.filter(pl.col("delayed")).select(
+            "row", pl.lit(DELAYED).alias("status"), "zone")
+        for z, k, w, t in candidates.group_by(g).agg(pl.col("W").last(), pl.col("t").last()).iter_rows():
+            zones.zone(z)[k] = [w, t]
+    # Everything else that is not inert: one request at a time, in arrival order.
+    slow = active if exact_nodes is None else active.join(exact_nodes, on=g, how="anti")
+    rejected: list[int] = []
+    # A key alone on its requests (others inert) in a safe zone is a single leaky bucket: a tight loop.
+    solo = slow.filter(~pl.col("zone").is_in(list(unsafe)))
+    if slow_nodes and solo.height:
         sn = pl.DataFrame({"zone": [z for z, _ in slow_nodes], "key": [k for _, k in slow_nodes]},
                           schema={"zone": pl.Utf8, "key": pl.Utf8})
-        slow_events = pl.concat([slow_events, events.join(sn, on=["zone", "key"], how="semi")]).unique(
-            maintain_order=False)
-    if slow_events.height:
-        rows = slow_events["row"].unique().sort()
-        full = events.join(pl.DataFrame({"row": rows}), on="row", how="semi").sort("row", "slot")
-        loc_of = dict(zip(df["row"].to_list(), df["loc"].to_list()))
-        for row, slots, keys, t in full.group_by("row", maintain_order=True).agg(
-                pl.col("slot"), pl.col("key"), pl.col("t").first()).iter_rows():
+        solo = solo.join(sn, on=g, how="anti")
+    if solo.height:
+        _solo_buckets(solo, zones, results, rejected)
+        slow = slow.join(solo.select(g).unique(), on=g, how="anti")
+    if slow.height:
+        loc_of = df["loc"].to_list()
+        for row, slots, keys, t in (slow.sort("row", "slot").group_by("row", maintain_order=True)
+                                    .agg(pl.col("slot"), pl.col("key"), pl.col("t").first()).iter_rows()):
             loc = loc_of[row]
             limits = list(sim._bl_limits)
             if loc >= 0 and sim._locations[loc][1]:
@@ -196,4 +267,23 @@ def replay(sim, df, decisions, events):
             v = check(limits, key_list, t, zones, False)
             if v.status != PASSED:
                 results[row] = (v.status, v.zone, v.delay_ms)
-    return results
+                if v.status == REJECTED:
+                    rejected.append(row)
+    # Inert keys: exact state from the requests that were accounted (not rejected).
+    if inert.height:
+        accounted = safe.join(inert, on=g, how="semi")
+        if rejected:
+            accounted = accounted.filter(~pl.col("row").is_in(pl.Series(rejected, dtype=accounted["row"].dtype).implode()))
+        if accounted.height:
+            exact = _lindley(accounted.select(events.columns), zones)
+            for z, k, w, t in exact.group_by(g).agg(pl.col("W").last(), pl.col("t").last()).iter_rows():
+                zones.zone(z)[k] = [w, t]
+    frames = [] if vector_hits is None else [vector_hits]
+    if results:
+        rows = list(results)
+        frames.append(pl.DataFrame({"row": pl.Series(rows, dtype=events["row"].dtype),
+                                    "status": [results[r][0] for r in rows], "zone": [results[r][1] for r in rows]},
+                                   schema={"row": events["row"].dtype, "status": pl.Utf8, "zone": pl.Utf8}))
+    if not frames:
+        return None
+    return pl.concat([f.cast({"row": events["row"].dtype, "status": pl.Utf8, "zone": pl.Utf8}) for f in frames])

@@ -242,27 +242,41 @@ class Simulator:
         ).drop_nulls("t")
         if df.height == 0:
             return
-        # Decide once per distinct (ip, user agent) and location once per distinct path.
-        pairs = df.select("client_ip", "user_agent").unique()
-        decisions: list[Decision] = []
-        ids: dict[Decision, int] = {}
-        pair_ids = []
-        decide = self.decide
-        for ip, ua in zip(pairs["client_ip"].to_list(), pairs["user_agent"].to_list()):
-            d = decide(ip, ua)
-            i = ids.get(d)
-            if i is None:
-                i = ids[d] = len(decisions)
-                decisions.append(d)
-            pair_ids.append(i)
-        pairs = pairs.with_columns(pl.Series("did", pair_ids, dtype=pl.Int32))
-        paths = df.select("path").unique()
-        loc_ids = [self.location_for(p) for p in paths["path"].to_list()]
-        paths = paths.with_columns(pl.Series("loc", loc_ids, dtype=pl.Int32))
-        df = (df.with_row_index("row")
-              .join(pairs, on=["client_ip", "user_agent"], how="left")
-              .join(paths, on="path", how="left")
-              .sort("row"))
+        # Decide once per distinct (geo value, UA value) pair and route once per distinct path.
+        decisions: list[Decision] = [NO_RULE]
+        if self.rules is not None:
+            geo = self.rules.geo_table.lookup(df["client_ip"]).fill_null(-1)
+            uas = df["user_agent"].unique()
+            ua_results: dict[tuple, int] = {}
+            ua_ids = []
+            for ua in uas.to_list():
+                res = self.rules.ua_value(ua)
+                ua_ids.append(ua_results.setdefault(res, len(ua_results)))
+            ua_list = list(ua_results)
+            ua_idx = df["user_agent"].replace_strict(uas, pl.Series(ua_ids, dtype=pl.Int32), return_dtype=pl.Int32)
+            pairs = pl.DataFrame({"g": geo, "u": ua_idx})
+            uniq = pairs.unique()
+            ids: dict[Decision, int] = {NO_RULE: 0}
+            dids = []
+            for g, u in uniq.iter_rows():
+                ip_result = self.rules.geo_values[g] if g >= 0 else ("", ())
+                d = self.rules.combine(ip_result, ua_list[u])
+                i = ids.get(d)
+                if i is None:
+                    i = ids[d] = len(decisions)
+                    decisions.append(d)
+                dids.append(i)
+            did = pairs.join(uniq.with_columns(pl.Series("did", dids, dtype=pl.Int32)), on=["g", "u"],
+                             how="left", maintain_order="left")["did"]
+        else:
+            did = pl.repeat(0, df.height, dtype=pl.Int32, eager=True)
+        if self.site_rules is not None:
+            loc = self.site_rules.locations_of(df["path"])
+        else:
+            paths = df["path"].unique()
+            loc = df["path"].replace_strict(paths, pl.Series([self.location_for(p) for p in paths.to_list()],
+                                                             dtype=pl.Int32), return_dtype=pl.Int32)
+        df = df.with_row_index("row").with_columns(did.alias("did"), loc.alias("loc"))
 
         # nginx logs seconds: spread each second's requests evenly over it, in log order
         # (otherwise a 60000r/m zone would see a whole second's requests in the same millisecond).
@@ -292,34 +306,30 @@ class Simulator:
             terminal = terminal | fired
         df = df.with_columns((~terminal).alias("limited"))
         events = limit_events(self, df, decisions, fv) if (self._bl_limits or self._locations) else None
-        if events is not None and events.height:
-            results = replay(self, df, decisions, events)
-            if results:
-                rows = list(results)
-                locs = df["loc"].gather(rows).to_list()
-                dids = df["did"].gather(rows).to_list()
-                codes, labels = [], []
-                for row, loc, did in zip(rows, locs, dids):
-                    status, zone, _ = results[row]
-                    dry = self._bl_dry_run
-                    if loc >= 0 and self._locations[loc][1]:
-                        dry = self._locations[loc][0].dry_run
-                    kind = _FROM_LIMIT[status]
-                    if dry and kind == THROTTLED:
-                        kind = DRY_THROTTLED
-                    elif dry and kind == DELAYED_O:
-                        kind = DRY_DELAYED
-                    codes.append(kind)
-                    if zone is not None and zone.startswith("blocklist:"):
-                        z = zone[len("blocklist:"):]
-                        zone = next((t[2] for t in decisions[did].throttles if t[0] == z), z) or z
-                    labels.append(zone)
-                patch = pl.DataFrame({"row": pl.Series(rows, dtype=df["row"].dtype),
-                                      "o2": pl.Series(codes, dtype=pl.Int8), "r2": pl.Series(labels, dtype=pl.Utf8)})
-                joined = df.select("row").join(patch, on="row", how="left", maintain_order="left")
-                outcome = pl.DataFrame({"o": outcome, "o2": joined["o2"]}).select(pl.coalesce("o2", "o")).to_series()
-                rule = pl.DataFrame({"r": rule, "r2": joined["r2"], "o2": joined["o2"]}).select(
-                    pl.when(pl.col("o2").is_not_null()).then(pl.col("r2")).otherwise(pl.col("r"))).to_series()
+        hits = replay(self, df, decisions, events) if events is not None and events.height else None
+        if hits is not None and hits.height:
+            # the location decides dry-run; blocklist zones are reported under the rule that matched
+            dry = [self._bl_dry_run] + [loc.dry_run if limits else self._bl_dry_run
+                                        for loc, limits, _ in self._locations]
+            hits = hits.join(df.select("row", "did", "loc"), on="row", how="left")
+            labels = {}
+            for did, zone in hits.select("did", "zone").unique().iter_rows():
+                label = zone
+                if zone.startswith("blocklist:"):
+                    z = zone[len("blocklist:"):]
+                    label = next((t[2] for t in decisions[did].throttles if t[0] == z and t[2]), z)
+                labels[(did, zone)] = label
+            lab = pl.DataFrame({"did": [k[0] for k in labels], "zone": [k[1] for k in labels],
+                                "label": list(labels.values())},
+                               schema={"did": pl.Int32, "zone": pl.Utf8, "label": pl.Utf8})
+            is_dry = pl.col("loc").replace_strict(list(range(-1, len(self._locations))), dry, return_dtype=pl.Boolean)
+            code = (pl.when(pl.col("status") == REJECTED).then(pl.when(is_dry).then(DRY_THROTTLED).otherwise(THROTTLED))
+                    .otherwise(pl.when(is_dry).then(DRY_DELAYED).otherwise(DELAYED_O))).cast(pl.Int8)
+            hits = hits.join(lab, on=["did", "zone"], how="left").select("row", code.alias("o2"), pl.col("label").alias("r2"))
+            joined = df.select("row").join(hits, on="row", how="left", maintain_order="left")
+            outcome = pl.DataFrame({"o": outcome, "o2": joined["o2"]}).select(pl.coalesce("o2", "o")).to_series()
+            rule = pl.DataFrame({"r": rule, "r2": joined["r2"], "o2": joined["o2"]}).select(
+                pl.when(pl.col("o2").is_not_null()).then(pl.col("r2")).otherwise(pl.col("r"))).to_series()
         report.add_frame(df.select("client_ip", "t", "user_agent").with_columns(
             outcome.alias("outcome"), rule.alias("rule")))
 
@@ -354,16 +364,3 @@ class Simulator:
         outcome = pl.DataFrame({"o": outcome, "k": kind}).select(pl.coalesce("k", "o")).to_series()
         rule = pl.DataFrame({"r": rule, "l": label}).select(pl.coalesce("l", "r")).to_series()
         return outcome, rule, fired
-
-    def _loop(self, looped, decisions: list[Decision]) -> tuple[list[int], list]:
-        outs: list[int] = []
-        rules: list = []
-        apply = self.apply
-        index = {name: i for i, name in enumerate(OUTCOMES)}
-        for t, ip, ua, did, loc, method in zip(looped["t"].to_list(), looped["client_ip"].to_list(),
-                                               looped["user_agent"].to_list(), looped["did"].to_list(),
-                                               looped["loc"].to_list(), looped["method"].to_list()):
-            o = apply(t, ip, ua, decisions[did], loc, method)
-            outs.append(index[o.kind])
-            rules.append(o.rule)
-        return outs, rules

@@ -57,7 +57,7 @@ class Report:
             pl.len().alias("requests"),
             *[(pl.col("outcome") == i).sum().alias(name) for i, name in enumerate(OUTCOMES)],
             pl.col("t").min().alias("first_ms"), pl.col("t").max().alias("last_ms"),
-            pl.col("user_agent").mode().first().alias("user_agent"),
+            pl.col("user_agent").first().alias("user_agent"),
         )
         per_rule = df.filter(pl.col("rule").is_not_null()).group_by("rule", "outcome").agg(pl.len().alias("n"))
         self._clients = per_client if self._clients is None else self._merge_clients(pl.concat([self._clients, per_client]))

@@ -48,6 +48,10 @@ class BlocklistRules:
             self._by_len[version].append((plen, table))
         self._exact = {u.pattern.lower(): (u.value, u.rules) for u in data.ua_exact}
         self._regex = [(re.compile(u.pattern), u.value, u.rules) for u in data.ua_regex]
+        from proxygen.simulate.iptable import PrefixTable
+
+        self.geo_table = PrefixTable([g.network for g in data.geo])
+        self.geo_values = [(g.value, g.rules) for g in data.geo]
         self._ip_cache: dict[str, tuple] = {}
         self._ua_cache: dict[str, tuple] = {}
         self._cache: dict[tuple[str, str], Decision] = {}
@@ -106,8 +110,12 @@ class BlocklistRules:
         return decision
 
     def _decide(self, ip: str, user_agent: str | None) -> Decision:
-        ip_val, ip_rules = self.ip_value(ip)
-        ua_val, ua_rules = self.ua_value(user_agent)
+        return self.combine(self.ip_value(ip), self.ua_value(user_agent), ip)
+
+    def combine(self, ip_result: tuple, ua_result: tuple, ip: str = "\x00ip") -> Decision:
+        """The request's decision from its geo and map values. Without `ip`, per-client throttle keys
+        are the marker "\x00ip" (the batch replay substitutes each row's address)."""
+        (ip_val, ip_rules), (ua_val, ua_rules) = ip_result, ua_result
         if ip_val == ALLOW:
             return Decision(ALLOW, ip_rules[0] if ip_rules else None)
         if ua_val == ALLOW:

@@ -83,6 +83,13 @@ class Variables:
         self.unknown_variables.add(name)
         return ""
 
+    def allowlist_table(self):
+        from proxygen.simulate.iptable import PrefixTable
+
+        if getattr(self, "_allow_table", None) is None:
+            self._allow_table = PrefixTable([n.cidr for n in self.allowlists.networks])
+        return self._allow_table
+
     def _choose(self, name: str, source: str) -> str:
         """The map's raw value for `source`: exact keys (case-insensitive, like nginx's hash) first,
         then regexes in order, else the default."""
@@ -154,6 +161,29 @@ class SiteRules:
             if rx is not None and rx.search(path):
                 return i
         return best
+
+    def locations_of(self, paths):
+        """location_for over a polars Series of paths (Python once per distinct path if a location
+        regex is beyond polars' regex engine)."""
+        import polars as pl
+
+        try:
+            col = pl.col("p")
+            exact = [pl.when(col == loc.path).then(pl.lit(i, dtype=pl.Int32))
+                     for i, (loc, _) in enumerate(self._locations) if loc.match == "exact"]
+            regex = [pl.when(col.str.contains(("(?i)" if loc.match == "regex_i" else "") + loc.path))
+                     .then(pl.lit(i, dtype=pl.Int32))
+                     for i, (loc, rx) in enumerate(self._locations) if rx is not None]
+            prefixes = sorted(((len(loc.path), i, loc.path) for i, (loc, _) in enumerate(self._locations)
+                               if loc.match == "prefix"), key=lambda t: (-t[0], t[1]))
+            prefix = [pl.when(col.str.starts_with(p)).then(pl.lit(i, dtype=pl.Int32)) for _, i, p in prefixes]
+            parts = [pl.coalesce(*e) if e else pl.lit(None, dtype=pl.Int32) for e in (exact, regex, prefix)]
+            return pl.DataFrame({"p": paths}).select(
+                pl.coalesce(*parts, pl.lit(-1, dtype=pl.Int32)).cast(pl.Int32)).to_series()
+        except pl.exceptions.PolarsError:
+            uniq = paths.unique()
+            return paths.replace_strict(uniq, pl.Series([self.location_for(p) for p in uniq.to_list()],
+                                                        dtype=pl.Int32), return_dtype=pl.Int32)
 
     def key_getter(self, expr: str):
         return lambda req: self.vars.expand(expr, req)
@@ -240,6 +270,14 @@ class FrameVariables:
             out = df["user_agent"]
         elif name == "request_method":
             out = df["method"]
+        elif name in ("proxygen_allowlisted_ip", "proxygen_allowlisted_ua", "proxygen_allowlisted") \
+                and v.allowlists is not None and not any(u.networks for u in v.allowlists.user_agents):
+            # no user agent tied to networks: the address and the user agent answer separately
+            by_ip = v.allowlist_table().lookup(df["client_ip"]).is_not_null()
+            by_ua = self._per_unique(df["user_agent"], lambda ua: "1" if v.allowlists.user_agent_for(ua) else "0") == "1"
+            hit = {"proxygen_allowlisted_ip": by_ip, "proxygen_allowlisted_ua": by_ua,
+                   "proxygen_allowlisted": by_ip | by_ua}[name]
+            out = pl.DataFrame({"h": hit}).select(pl.when(pl.col("h")).then(pl.lit("1")).otherwise(pl.lit("0"))).to_series()
         elif name in ("proxygen_allowlisted_ip", "proxygen_allowlisted_ua", "proxygen_allowlisted"):
             pairs = df.select("client_ip", "user_agent").unique()
             answers = [v._allowlisted(name, ip, ua) for ip, ua in pairs.iter_rows()]

@@ -1,0 +1,82 @@
+"""Longest-prefix lookups of a whole column of client addresses at once (nginx geo semantics).
+
+IPv4 addresses are matched in polars (one join per prefix length present); anything else (IPv6,
+IPv4-mapped IPv6, malformed) falls back to Python once per distinct address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+_V4 = r"^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$"
+
+
+class PrefixTable:
+    """networks -> payload index; `lookup(series)` gives, per address, the payload of its most
+    specific network (null when none)."""
+
+    def __init__(self, networks: list):
+        self.by_len: dict[int, dict[int, dict[int, int]]] = {4: {}, 6: {}}
+        for i, net in enumerate(networks):
+            net = ipaddress.ip_network(net)
+            table = self.by_len[net.version].setdefault(net.prefixlen, {})
+            table.setdefault(int(net.network_address), i)   # first listed wins on duplicates
+        self._cache: dict[str, int | None] = {}
+
+    def __len__(self) -> int:
+        return sum(len(t) for v in self.by_len.values() for t in v.values())
+
+    def lookup_one(self, ip: str) -> int | None:
+        hit = self._cache.get(ip, -1)
+        if hit != -1:
+            return hit
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            addr = None
+        result = None
+        if addr is not None:
+            if addr.version == 6 and addr.ipv4_mapped is not None:
+                addr = addr.ipv4_mapped
+            bits, value = addr.max_prefixlen, int(addr)
+            for plen in sorted(self.by_len[addr.version], reverse=True):
+                found = self.by_len[addr.version][plen].get((value >> (bits - plen)) << (bits - plen) if plen else 0)
+                if found is not None:
+                    result = found
+                    break
+        if len(self._cache) < 1_000_000:
+            self._cache[ip] = result
+        return result
+
+    def lookup(self, ips):
+        """Payload index (Int32, null = no network) for each address of a polars Utf8 Series."""
+        import polars as pl
+
+        n = ips.len()
+        if not len(self):
+            return pl.Series([None] * n, dtype=pl.Int32)
+        df = pl.DataFrame({"ip": ips}).with_row_index("_r")
+        is_v4 = df["ip"].str.contains(_V4).fill_null(False)
+        v4 = df.filter(is_v4)
+        out = pl.Series([None] * n, dtype=pl.Int32)
+        if v4.height:
+            octets = v4["ip"].str.split(".")
+            value = (octets.list.get(0).cast(pl.Int64) * 16777216 + octets.list.get(1).cast(pl.Int64) * 65536
+                     + octets.list.get(2).cast(pl.Int64) * 256 + octets.list.get(3).cast(pl.Int64))
+            frame = pl.DataFrame({"_r": v4["_r"], "v": value})
+            found = pl.Series([None] * v4.height, dtype=pl.Int32)
+            for plen in sorted(self.by_len[4], reverse=True):
+                table = self.by_len[4][plen]
+                shift = 32 - plen
+                keys = frame["v"] // (1 << shift) * (1 << shift) if plen else frame["v"] * 0
+                t = pl.DataFrame({"k": list(table), "p": list(table.values())}, schema={"k": pl.Int64, "p": pl.Int32})
+                hit = pl.DataFrame({"k": keys}).join(t, on="k", how="left", maintain_order="left")["p"]
+                found = pl.DataFrame({"a": found, "b": hit}).select(pl.coalesce("a", "b")).to_series()
+            out = out.scatter(v4["_r"], found)
+        rest = df.filter(~is_v4)
+        if rest.height:
+            uniq = rest["ip"].unique()
+            answers = pl.Series([self.lookup_one(x) for x in uniq.to_list()], dtype=pl.Int32)
+            mapped = rest["ip"].replace_strict(uniq, answers, return_dtype=pl.Int32)
+            out = out.scatter(rest["_r"], mapped)
+        return out
