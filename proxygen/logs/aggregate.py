@@ -78,17 +78,48 @@ class Totals:
     last_time: datetime | None
 
 
+class _KeyedMinutes:
+    """A per-key per-minute table kept under 64-bit key hashes, with the key strings joined on demand.
+
+    Joining the strings onto millions of (key, minute) rows would double the memory of the result,
+    and most analyses only draw a few timelines.
+    """
+
+    def __init__(self, minutes, keys):
+        self.minutes = minutes  # (hash, minute as int, requests, limited)
+        self.keys = keys        # (hash, key)
+        self._frame = None
+
+    def frame(self):
+        if self._frame is None:
+            h = self.minutes.columns[0]
+            self._frame = self.minutes.join(self.keys, on=h).select("key", _minute_dt(), "requests", "limited")
+        return self._frame
+
+    def of(self, keys):
+        import polars as pl
+
+        h = self.minutes.columns[0]
+        wanted = self.keys.filter(pl.col("key").is_in(pl.Series(list(keys), dtype=self.keys["key"].dtype)
+                                                      .implode()))
+        return (self.minutes.join(wanted.select(h), on=h, how="semi").group_by("minute")
+                .agg(pl.col("requests").sum(), pl.col("limited").sum()).select(_minute_dt(), "requests", "limited")
+                .sort("minute"))
+
+
 @dataclass
 class Traffic:
-    """The aggregates of one log. Tables are polars DataFrames; see the module docstring for columns."""
+    """The aggregates of one log. Tables are polars DataFrames; see the module docstring for columns.
+
+    `ip_minute` and `ua_minute` (key, minute, requests, limited) are built on first access;
+    `timeline()` draws one key's series without building them.
+    """
 
     by_ip: "pl.DataFrame"
     by_prefix: "pl.DataFrame"
     by_asn: "pl.DataFrame"
     by_ua: "pl.DataFrame"
     per_minute: "pl.DataFrame"   # minute (Datetime UTC), requests, limited
-    ip_minute: "pl.DataFrame"    # key (IP), minute, requests, limited
-    ua_minute: "pl.DataFrame"    # key (user agent), minute, requests, limited
     totals: Totals
     route_classes: list[tuple[str, str]]
     flags: list[str]
@@ -97,21 +128,31 @@ class Traffic:
     prefix_lengths: tuple[int, int]
     stats: "LogStats | None" = None
     messages: list[str] = field(default_factory=list)
+    _ip_minutes: "_KeyedMinutes | None" = field(default=None, repr=False)
+    _ua_minutes: "_KeyedMinutes | None" = field(default=None, repr=False)
+
+    @property
+    def ip_minute(self) -> "pl.DataFrame":
+        """key (IP), minute, requests, limited: one row per IP and minute with requests."""
+        return self._ip_minutes.frame()
+
+    @property
+    def ua_minute(self) -> "pl.DataFrame":
+        """key (user agent), minute, requests, limited."""
+        return self._ua_minutes.frame()
 
     def timeline(self, kind: str, key) -> "pl.DataFrame":
         """Requests per minute (minute, requests, limited) of one key of `kind` ip|prefix|asn|ua."""
         import polars as pl
 
         if kind == "ip":
-            return self.ip_minute.filter(pl.col("key") == key).drop("key").sort("minute")
+            return self._ip_minutes.of([key])
         if kind == "ua":
-            return self.ua_minute.filter(pl.col("key") == key).drop("key").sort("minute")
+            return self._ua_minutes.of([key])
         column = {"prefix": "prefix", "asn": "asn"}.get(kind)
         if column is None:
             raise ValueError(f"unknown key kind {kind!r} (ip, prefix, asn, ua)")
-        members = self.by_ip.filter(pl.col(column) == key).select("key")
-        return (self.ip_minute.join(members, on="key", how="semi")
-                .group_by("minute").agg(pl.col("requests").sum(), pl.col("limited").sum()).sort("minute"))
+        return self._ip_minutes.of(self.by_ip.filter(pl.col(column) == key)["key"].to_list())
 
 
 # --------------------------------------------------------------------------- partial tables
@@ -203,8 +244,8 @@ def trim_sketch(pairs, key: str, k: int = DISTINCT_SKETCH_K):
         return pairs
     small_part = pairs.join(big.select(key), on=key, how="anti")
     big_part = (pairs.join(big.select(key), on=key, how="semi")
-                .sort("h").group_by(key, maintain_order=True).head(k))
-    return pl.concat([small_part, big_part])
+                .group_by(key).agg(pl.col("h").bottom_k(k)).explode("h"))
+    return pl.concat([small_part, big_part.select(small_part.columns)])
 
 
 def estimate_distinct(pairs, key: str, k: int = DISTINCT_SKETCH_K):
@@ -429,16 +470,14 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     # Independent pieces run in parallel threads: polars releases the GIL while it computes.
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:  # more threads only raise peak memory
         f_ua = pool.submit(by_ua_table)
         f_ip_sketch = pool.submit(ip_sketch.result)
         f_rates = pool.submit(_rates, ip_min_tab, "ip_h")
         f_top = pool.submit(_top_ua, ip_ua_tab, "ip_h", ua_tab)
         f_minutes = pool.submit(lambda: (
-            ip_min_tab.join(ip_tab.select("ip_h", "key"), on="ip_h").select("key", _minute_dt(), "requests",
-                                                                            "limited"),
-            ua_min_tab.join(ua_tab.select("ua_h", "key"), on="ua_h").select("key", _minute_dt(), "requests",
-                                                                            "limited"),
+            _KeyedMinutes(ip_min_tab, ip_tab.select("ip_h", "key")),
+            _KeyedMinutes(ua_min_tab, ua_tab.select("ua_h", "key")),
             per_min.result().select(_minute_dt(), "requests", "limited").sort("minute")))
         enrichment = ip_enrichment()
         ip_sketch_tab = f_ip_sketch.result()
@@ -452,6 +491,8 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
                  .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32)))
         membership = enrichment
         asn_message = None if db is not None else HOW_TO_GET_A_DATABASE
+        del ip_tab, enrichment
+        ip_part.frames = []  # by_ip holds everything now: let the partial go
 
         # ---- by_prefix / by_asn, from IP-level partials
         f_prefix = pool.submit(_group_of_ips, "prefix", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch_tab,
@@ -487,7 +528,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     by_asn = by_asn.select(*ordered, "top_ua", "n_uas", "ips", "asn_org").sort("requests", descending=True)
     by_ua = by_ua.with_columns(ua_family()).select(*ordered, "ips", "family").sort("requests", descending=True)
     return Traffic(by_ip=by_ip, by_prefix=by_prefix, by_asn=by_asn, by_ua=by_ua, per_minute=per_minute,
-                   ip_minute=ip_minute, ua_minute=ua_minute, totals=totals, route_classes=classes,
+                   _ip_minutes=ip_minute, _ua_minutes=ua_minute, totals=totals, route_classes=classes,
                    flags=list(flags), asn_enabled=db is not None, asn_message=asn_message,
                    prefix_lengths=(prefix_v4, prefix_v6), stats=stats, messages=list(stats.messages))
 
@@ -645,9 +686,11 @@ def _empty_traffic(classes, class_names, flags, totals, db, v4, v6, stats, count
         "family")).select(*ordered, "ips", "family")
     minute = pl.DataFrame(schema={"minute": pl.Datetime("us", "UTC"), "requests": pl.UInt32,
                                   "limited": pl.UInt32})
-    keyed = pl.DataFrame(schema={"key": pl.Utf8, "minute": pl.Datetime("us", "UTC"), "requests": pl.UInt32,
-                                 "limited": pl.UInt32})
-    return Traffic(by_ip=ip, by_prefix=prefix, by_asn=asn, by_ua=ua, per_minute=minute, ip_minute=keyed,
-                   ua_minute=keyed.clone(), totals=totals, route_classes=classes, flags=list(flags),
+    def keyed(h):
+        return _KeyedMinutes(pl.DataFrame(schema={h: pl.UInt64, "minute": pl.Int32, "requests": pl.UInt32,
+                                                  "limited": pl.UInt32}),
+                             pl.DataFrame(schema={h: pl.UInt64, "key": pl.Utf8}))
+    return Traffic(by_ip=ip, by_prefix=prefix, by_asn=asn, by_ua=ua, per_minute=minute, _ip_minutes=keyed("ip_h"),
+                   _ua_minutes=keyed("ua_h"), totals=totals, route_classes=classes, flags=list(flags),
                    asn_enabled=db is not None, asn_message=None if db is not None else HOW_TO_GET_A_DATABASE,
                    prefix_lengths=(v4, v6), stats=stats, messages=list(stats.messages))

@@ -112,7 +112,7 @@ class LogSource:
             self._stdin_used = True
         self.stats = LogStats(files=self.stats.files)
         done = object()
-        ahead: queue.Queue = queue.Queue(maxsize=2)
+        ahead: queue.Queue = queue.Queue(maxsize=1)
         stop = threading.Event()
 
         def produce() -> None:

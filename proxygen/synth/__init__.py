@@ -14,7 +14,7 @@ Scenarios (share of lines by default; each abusive one has the shape a detector 
 
 | label | who | shape |
 |---|---|---|
-| legit:browser | residential IPs (IPv4 and IPv6), browser UAs | short sessions of ~4 requests, mixed pages |
+| legit:browser | residential IPs (IPv4 and IPv6), browser UAs | short sessions of ~3.5 requests, mixed pages |
 | legit:office_nat | ONE IP, many browser UAs | moderate rate (~20 r/min), mixed pages |
 | legit:mobile_app | thousands of residential IPs, `Smoothie/x.y.z (OFF app; ...)` | product API reads |
 | legit:googlebot | 66.249.64.0/19 (AS15169), Googlebot UA | product pages, steady |
@@ -151,7 +151,7 @@ class _World:
     def __init__(self, rng: random.Random, lines: int, duration: float):
         self.rng = rng
         rate_per_min = lines / duration * 60
-        browsers = max(500, int(lines * SCENARIOS["legit:browser"] / 4))
+        browsers = max(500, int(lines * SCENARIOS["legit:browser"] / 3.5))
         self.browser_pool = browsers
         self.mobile_pool = max(2000, int(lines * SCENARIOS["legit:mobile_app"] / 12))
         dist_rate = rate_per_min * SCENARIOS["abuse:distributed_asn"] / (
