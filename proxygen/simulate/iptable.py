@@ -52,9 +52,16 @@ class PrefixTable:
         """Payload index (Int32, null = no network) for each address of a polars Utf8 Series."""
         import polars as pl
 
-        n = ips.len()
         if not len(self):
-            return pl.Series([None] * n, dtype=pl.Int32)
+            return pl.Series([None] * ips.len(), dtype=pl.Int32)
+        uniq = ips.drop_nulls().unique()
+        found = self._lookup_unique(uniq)
+        return ips.replace_strict(uniq, found, default=None, return_dtype=pl.Int32)
+
+    def _lookup_unique(self, ips):
+        import polars as pl
+
+        n = ips.len()
         df = pl.DataFrame({"ip": ips}).with_row_index("_r")
         is_v4 = df["ip"].str.contains(_V4).fill_null(False)
         v4 = df.filter(is_v4)
