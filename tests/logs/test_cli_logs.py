@@ -86,3 +86,36 @@ def test_empty_file_exits_1_with_a_message(tmp_path):
     out = run(str(path))
     assert out.returncode == 1
     assert "empty file" in out.stdout.decode() and "nothing to read" in out.stderr.decode()
+
+
+def _stderr_on_a_terminal(*args) -> tuple[int, bytes]:
+    """Run `logs check` with stderr on a pseudo-terminal; return (exit code, what the terminal got)."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "proxygen", "logs", "check", *args],
+                            stdout=subprocess.PIPE, stderr=slave)
+    proc.communicate(timeout=60)
+    os.close(slave)
+    data = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(master)
+    return proc.returncode, data
+
+
+def test_progress_bar_on_a_terminal_only_without_quiet():
+    from .conftest import HERE
+
+    sample = str(HERE.parent.parent / "examples" / "access-sample.log.gz")
+    code, terminal = _stderr_on_a_terminal(sample)
+    assert code == 0 and b"reading" in terminal
+    code, terminal = _stderr_on_a_terminal(sample, "--quiet")
+    assert code == 0 and terminal == b""
