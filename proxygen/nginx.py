@@ -4,7 +4,8 @@ nginx only ever sees config proxygen built (ingress-nginx's lesson: `nginx -t` o
 user-supplied config is an attack vector). A host is rendered for the sandbox: its
 certificate, log, cache, pid, html, ACME and temp paths point inside a temporary prefix, it
 listens on free high ports (nginx -t binds them; this works unprivileged and beside a running nginx),
-missing certificates are replaced by one throwaway self-signed EC pair, and the
+certificates present on this machine are used and missing ones replaced by one throwaway
+self-signed EC pair (the report lists them), and the
 target version is the installed nginx's (Debian ships 1.22, production runs
 mainline, so `http2` moves to the `listen` line; the report says so).
 """
@@ -17,7 +18,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from proxygen.errors import ProxygenError
@@ -34,6 +35,7 @@ class NginxCheck:
     output: str
     rendered_version: str
     target_version: str
+    stand_ins: list[str] = field(default_factory=list)  # certificate names missing here (throwaway used)
 
     @property
     def version_note(self) -> str:
@@ -131,7 +133,7 @@ def check_hosts(repo, host: str | None = None, binary: str | None = None) -> lis
             adapt_host, adapt_settings = sandbox_adapters(prefix, version)
             out = build(repo, target.name, adapt=adapt_host, adapt_settings=adapt_settings).hosts[target.name]
             results.append(run_test(out.files, prefix, nginx, _certificates(repo, target), target.name,
-                                    version, target.nginx_version))
+                                    version, target.nginx_version, target.paths.certificates))
     return results
 
 
@@ -140,7 +142,13 @@ def _certificates(repo, host) -> list[str]:
 
 
 def run_test(files: dict[str, str], prefix: Path, nginx: str, certificates: list[str], host: str,
-             version: str, target: str) -> NginxCheck:
+             version: str, target: str, real_certificates: str | None = None) -> NginxCheck:
+    """Write `files` into `prefix` and run `nginx -t` there.
+
+    A certificate present under `real_certificates` (on the proxy itself) is used as is, so a wrong
+    name or an unreadable key is caught; the others get the throwaway pair and are listed in
+    `stand_ins`.
+    """
     for rel, text in files.items():
         path = prefix / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,17 +157,27 @@ def run_test(files: dict[str, str], prefix: Path, nginx: str, certificates: list
         (prefix / sub).mkdir(exist_ok=True)
     if not (prefix / "mime.types").exists():
         (prefix / "mime.types").write_text("types {\n    text/html html;\n}\n")
-    if certificates:
-        cert, key = throwaway_certificate(prefix / "certs" / ".throwaway")
-        for name in certificates:
-            d = prefix / "certs" / name
-            d.mkdir(parents=True, exist_ok=True)
-            shutil.copy(cert, d / "fullchain.pem")
-            shutil.copy(cert, d / "chain.pem")
-            shutil.copy(key, d / "privkey.pem")
+    stand_ins = []
+    throwaway = None
+    for name in certificates:
+        d = prefix / "certs" / name
+        d.mkdir(parents=True, exist_ok=True)
+        real = Path(real_certificates) / name if real_certificates else None
+        if real is not None and all(os.access(real / f, os.R_OK) for f in ("fullchain.pem", "privkey.pem")):
+            for f in ("fullchain.pem", "privkey.pem", "chain.pem"):
+                source = real / f if (real / f).exists() else real / "fullchain.pem"
+                os.symlink(source, d / f)
+            continue
+        if throwaway is None:
+            throwaway = throwaway_certificate(prefix / "certs" / ".throwaway")
+        cert, key = throwaway
+        shutil.copy(cert, d / "fullchain.pem")
+        shutil.copy(cert, d / "chain.pem")
+        shutil.copy(key, d / "privkey.pem")
+        stand_ins.append(name)
     proc = subprocess.run([nginx, "-t", "-q", "-e", "stderr", "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf")],
                           capture_output=True, text=True, timeout=60)
     output = (proc.stderr + proc.stdout).replace(f"{prefix}/", "").strip()
     # a warning is a finding too: "conflicting server name ... ignored" means a site is unreachable
     ok = proc.returncode == 0 and "[warn]" not in output and "[emerg]" not in output
-    return NginxCheck(host, ok, output, version, target)
+    return NginxCheck(host, ok, output, version, target, stand_ins)

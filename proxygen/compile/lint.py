@@ -49,6 +49,10 @@ def lint(root: str | Path = ".", *, host: str | None = None, nginx: bool = False
         for check in check_hosts(repo, host, nginx_binary):
             if check.version_note:
                 report.notes.append(f"{check.host}: {check.version_note}")
+            if check.stand_ins:
+                shown = ", ".join(check.stand_ins[:5]) + (", ..." if len(check.stand_ins) > 5 else "")
+                report.notes.append(f"{check.host}: {len(check.stand_ins)} certificate(s) missing here, "
+                                    f"throwaway stand-ins used: {shown}")
             if not check.ok:
                 report.problems.append(f"{check.host}: nginx -t failed:")
                 report.problems.extend(f"  {line}" for line in check.output.splitlines())

@@ -86,3 +86,27 @@ def _check_as_nobody(repo, host, nginx, prefix):
                            f"{nginx} -t -q -e stderr -p {prefix}/ -c {prefix}/nginx.conf"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_real_certificates_are_used_when_present(tmp_path):
+    """On the proxy itself the real certificate files are checked; only missing ones get stand-ins."""
+    import subprocess
+
+    from proxygen.nginx import throwaway_certificate
+
+    live = tmp_path / "live"
+    cert, key = throwaway_certificate(live / "full.example.org")
+    settings = copy.deepcopy(SETTINGS)
+    settings["hosts"]["edge"]["paths"] = {"certificates": str(live)}
+    write_repo(tmp_path, settings=settings)
+    [edge] = check_hosts(load_repository(tmp_path), "edge")
+    assert edge.ok and edge.stand_ins == []
+    # a certificate that is not one: nginx refuses it, so the real files really were used
+    cert.write_text("not a certificate\n")
+    [edge] = check_hosts(load_repository(tmp_path), "edge")
+    assert not edge.ok and "fullchain.pem" in edge.output
+    # elsewhere (CI), stand-ins are used and reported
+    settings["hosts"]["edge"]["paths"] = {"certificates": str(tmp_path / "nowhere")}
+    write_repo(tmp_path, settings=settings)
+    [edge] = check_hosts(load_repository(tmp_path), "edge")
+    assert edge.ok and edge.stand_ins == ["full.example.org"]
