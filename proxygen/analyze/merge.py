@@ -23,6 +23,8 @@ def build_findings(ctx: Context, hits: list[Hit], allowlists: Allowlists, sample
         grouped[(h.key_type, h.key)].append(h)
     lookup = _Lookup(ctx)
     lookup.prefetch([k for t, k in grouped if t == "ip"], samples)
+    lookup.prefetch_ua([(k, next((h.ua_match for h in hs if h.ua_match), None))
+                        for (t, k), hs in grouped.items() if t == "ua"], samples)
     findings = []
     for (key_type, key), key_hits in grouped.items():
         key_hits.sort(key=lambda h: -h.strength)
@@ -83,6 +85,28 @@ class _Lookup:
             part = samples.filter(pl.col("client_ip").is_in(wanted))
             self._ip_samples = part.partition_by("client_ip", as_dict=True) if part.height else {}
 
+    def prefetch_ua(self, keys: list[tuple[str, str | None]], samples) -> None:
+        """Narrow by_ip and the samples once to rows whose user agent matches any UA finding."""
+        pl = self.pl
+        self._ua_ips = self.by_ip
+        self._ua_samples = samples
+        if not keys:
+            return
+        contains = [k.lower() for k, how in keys if how != "exact" and k]
+        exact = [k.lower() for k, how in keys if how == "exact"]
+
+        def narrowed(df, column):
+            if df is None or column not in df.columns or df.height == 0:
+                return df
+            low = pl.col(column).fill_null("").str.to_lowercase()
+            mask = low.str.strip_chars().is_in(exact)
+            if contains:
+                mask = mask | low.str.contains_any(contains)
+            return df.filter(mask)
+
+        self._ua_ips = narrowed(self.by_ip, "top_ua")
+        self._ua_samples = narrowed(samples, "user_agent")
+
     def ip_row(self, ip: str) -> dict | None:
         if ip not in self._ip_rows:
             rows = self.by_ip.filter(self.pl.col("client_ip") == ip).to_dicts()
@@ -140,8 +164,9 @@ class _Lookup:
         if rows.height and "first_seen" in rows.columns:
             f.first_seen, f.last_seen = rows["first_seen"].min(), rows["last_seen"].max()
         f.user_agents = rows.sort("requests", descending=True)[ua_col].head(5).to_list()
-        if self.by_ip.height and "asn" in self.by_ip.columns and "top_ua" in self.by_ip.columns:
-            ips = self.by_ip.filter(self._ua_match_expr(f, "top_ua"))
+        by_ip = getattr(self, "_ua_ips", self.by_ip)
+        if by_ip.height and "asn" in by_ip.columns and "top_ua" in by_ip.columns:
+            ips = by_ip.filter(self._ua_match_expr(f, "top_ua"))
             if ips.height:
                 by_asn = ips.group_by("asn").agg(pl.col("requests").sum()).sort("requests", descending=True)
                 top = by_asn.row(0, named=True)
@@ -166,7 +191,8 @@ class _Lookup:
             if rows is None:
                 return []
         elif f.key_type == "ua":
-            rows = samples.filter(self._ua_match_expr(f, "user_agent"))
+            narrowed = getattr(self, "_ua_samples", samples)
+            rows = narrowed.filter(self._ua_match_expr(f, "user_agent"))
         else:
             ips = self.members(f)["client_ip"]
             rows = samples.filter(pl.col("client_ip").is_in(ips.implode()))
