@@ -307,7 +307,9 @@ class Simulator:
         n = len(decisions)
         static_outcome = [BLOCKED if d.action in ("block403", "block444") else
                           TARPITTED if d.action == "tarpit" else ALLOWED for d in decisions]
-        static_rule = [d.rule if d.action in ("block403", "block444", "tarpit") else None for d in decisions]
+        # a throttled client's requests count under its rule even when they pass (per-rule "allowed")
+        static_rule = [d.rule if d.action in ("block403", "block444", "tarpit", "throttle") else None
+                       for d in decisions]
         outcome = df["did"].replace_strict(list(range(n)), pl.Series(static_outcome, dtype=pl.Int8),
                                            return_dtype=pl.Int8)
         rule = df["did"].replace_strict(list(range(n)), pl.Series(static_rule, dtype=pl.Utf8), return_dtype=pl.Utf8)

@@ -7,7 +7,10 @@ import http.client
 import ipaddress
 import random
 import time
+from collections import Counter
 from datetime import datetime, timezone
+
+import polars as pl
 
 import pytest
 
@@ -139,17 +142,36 @@ def test_nginx_and_simulate_agree_request_for_request(blocklist_dir, tmp_path):
     check = nginx_test(conf, prefix)
     assert check.returncode == 0, check.stderr
     sim = Simulator(BlocklistRules(data))
-    actual, predicted = [], []
+    actual, predicted, sent = [], [], []
     server = RunningNginx(prefix, conf, port)
     try:
         for ip, ua, pause in _sequence():
             if pause:
                 time.sleep(pause)
             sent_ms = int(time.monotonic() * 1000)
+            sent.append((sent_ms, ip, ua))
             actual.append(_send(port, ip, ua))
             predicted.append(_predicted(sim.request(sent_ms, ip, ua, "/")))
     finally:
         server.stop()
+    # The log replay path (what `crawlers simulate` runs) predicts the same counts per client.
+    frame = pl.DataFrame({"client_ip": [s[1] for s in sent], "user_agent": [s[2] for s in sent],
+                          "path": ["/"] * len(sent),
+                          "time": [datetime.fromtimestamp(s[0] / 1000, tz=timezone.utc) for s in sent]})
+    report = Simulator(BlocklistRules(data)).run([frame])
+    by_client: dict[str, Counter] = {}
+    for (_, ip, _), status in zip(sent, actual):
+        by_client.setdefault(ip, Counter())[status] += 1
+    replayed = {c.ip: Counter({s: n for s, n in (("allowed", c.counts["allowed"]), ("throttled", c.counts["throttled"]),
+                                                 ("blocked", c.counts["blocked"]), ("tarpitted", c.counts["tarpitted"]))
+                                if n}) for c in report.clients()}
+    kinds = {200: "allowed", 429: "throttled", 403: "blocked", 444: "blocked", "tarpitted": "tarpitted"}
+    as_outcomes = {}
+    for ip, counts in by_client.items():
+        as_outcomes[ip] = Counter()
+        for status, n in counts.items():
+            as_outcomes[ip][kinds[status]] += n
+    assert replayed == as_outcomes
     seq = _sequence()
     assert [(s[0], a) for s, a in zip(seq, actual)] == [(s[0], p) for s, p in zip(seq, predicted)]
     # and the behaviour itself is what the rules say

@@ -1,0 +1,62 @@
+"""`proxygen crawlers simulate`: runs on a log with blocklists/, exit codes, JSON output."""
+
+import json
+import subprocess
+import sys
+
+LOG = """\
+203.0.113.7 - - [27/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 10 "-" "curl/8"
+203.0.113.7 - - [27/Nov/2026:10:00:01 +0000] "GET /x HTTP/1.1" 200 10 "-" "curl/8"
+198.51.100.5 - - [27/Nov/2026:10:00:01 +0000] "GET / HTTP/1.1" 200 10 "-" "EvilBot/1.0"
+192.0.2.1 - - [27/Nov/2026:10:00:02 +0000] "GET / HTTP/1.1" 200 10 "-" "Mozilla/5.0 (X11; Linux) Firefox/120.0"
+192.0.2.1 - - [27/Nov/2026:10:00:02 +0000] "GET / HTTP/1.1" 200 10 "-" "Mozilla/5.0 (X11; Linux) Firefox/120.0"
+192.0.2.1 - - [27/Nov/2026:10:00:02 +0000] "GET / HTTP/1.1" 200 10 "-" "Mozilla/5.0 (X11; Linux) Firefox/120.0"
+"""
+BLOCKLIST = """\
+zones:
+  crawl: {rate: 1r/m, burst: 1}
+entries:
+  - ip: 203.0.113.7
+    action: block
+    reason: scraper
+  - user_agent: EvilBot
+    action: block
+    status: 444
+    reason: bad bot
+  - cidr: 192.0.2.0/24
+    action: throttle
+    zone: crawl
+    reason: hosting range
+"""
+
+
+def run(args, cwd):
+    return subprocess.run([sys.executable, "-m", "proxygen", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_simulate_reports_per_client_and_rule(tmp_path):
+    (tmp_path / "access.log").write_text(LOG)
+    (tmp_path / "blocklists").mkdir()
+    (tmp_path / "blocklists/manual.yml").write_text(BLOCKLIST)
+    r = run(["crawlers", "simulate", "access.log", "--format", "combined", "--json"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["totals"]["requests"] == 6 and out["totals"]["blocked"] == 3 and out["totals"]["throttled"] == 1
+    assert out["rules"]["203.0.113.7"]["blocked"] == 2 and out["rules"]["192.0.2.0/24"]["throttled"] == 1
+    hit = {c["ip"]: c for c in out["legitimate_looking_hit"]}
+    assert hit["192.0.2.1"]["why"].startswith("browser at") and hit["192.0.2.1"]["throttled"] == 1
+    r = run(["crawlers", "simulate", "access.log", "--format", "combined"], tmp_path)
+    assert r.returncode == 0 and "6 requests" in r.stdout and "192.0.2.0/24: allowed 2, throttled 1" in r.stdout
+
+
+def test_simulate_errors_are_clean(tmp_path):
+    r = run(["crawlers", "simulate", "missing.log"], tmp_path)
+    assert r.returncode == 2 and "error: missing.log: no such file" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "access.log").write_text(LOG)
+    (tmp_path / "blocklists").mkdir()
+    (tmp_path / "blocklists/manual.yml").write_text("entries:\n  - ip: 1.2.3.4\n    action: block\n")
+    r = run(["crawlers", "simulate", "access.log", "--format", "combined"], tmp_path)
+    assert r.returncode == 1 and "blocklists/manual.yml:2:5: entries[0].reason: is required" in r.stderr
+    r = run(["crawlers", "simulate", "access.log", "--site", "nope"], tmp_path)
+    assert r.returncode == 2 and "--site needs proxygen.yml" in r.stderr
