@@ -76,7 +76,9 @@ class Timeouts(_Strict):
 
 
 class BasicAuth(_Strict):
-    realm: Text = Field(min_length=1)
+    """HTTP basic auth. The realm may be a $variable (e.g. from a map): nginx turns auth off when it is "off"."""
+
+    realm: VarText = Field(min_length=1)
     user_file: AbsPath = Field(description="htpasswd file on the proxy host.")
 
 
