@@ -249,8 +249,12 @@ def _sort_key(e: Entry):
 
 
 def merge_proposals(blocklists_dir, proposals: list[Proposal], *, allowlists=None, good_bots=None,
-                    cap: int = 10000, now: datetime | None = None, ttl_days: int = 30) -> MergeSummary:
-    """Merge `proposals` into `<blocklists_dir>/analyzer.yml`; returns what happened to each."""
+                    cap: int = 10000, now: datetime | None = None, ttl_days: int = 30,
+                    throttle_rate: str = "30r/m", throttle_burst: int = 10) -> MergeSummary:
+    """Merge `proposals` into `<blocklists_dir>/analyzer.yml`; returns what happened to each.
+
+    A throttle proposal without its own rate uses `throttle_rate`/`throttle_burst` (zone
+    `analyzer_30rm_b10` by default)."""
     directory = Path(blocklists_dir)
     path = directory / ANALYZER_FILE
     now = now or datetime.now(timezone.utc)
@@ -275,7 +279,7 @@ def merge_proposals(blocklists_dir, proposals: list[Proposal], *, allowlists=Non
         zone = None
         try:
             if p.action == "throttle":
-                zone = zone_for(p.rate, p.burst, p.per)
+                zone = zone_for(p.rate or throttle_rate, p.burst if p.rate else throttle_burst, p.per)
             expires = today + timedelta(days=p.ttl_days if p.ttl_days is not None else ttl_days)
             entry = _entry_from(p, zone, today, expires)
         except EntryValueError as err:

@@ -93,3 +93,17 @@ def test_verified_good_bot_ranges_are_refused(tmp_path):
                                    Proposal("ua", "Googlebot", "block", "fake googlebots")],
                         good_bots=["66.249.64.0/19"], now=NOW)
     assert "verified good bot" in s.refused[0][1]
+
+
+def test_throttle_without_rate_uses_the_default_zone(tmp_path):
+    s = merge_proposals(tmp_path, [Proposal("ip", "203.0.113.9", "throttle", "fast")], now=NOW)
+    assert [e.zone for e in s.added] == ["analyzer_30rm_b10"]
+    assert load_blocklists(tmp_path).zones["analyzer_30rm_b10"].burst == 10
+
+
+def test_analyzer_finding_dicts_construct_proposals(tmp_path):
+    # what proxygen.analyze's Finding.to_proposal() returns
+    finding = {"key_type": "ua", "key": "Bytespider", "action": "block", "reason": "AI crawler",
+               "evidence": "score 0.9; 12,000 requests (4.0%), 300 IPs", "ua_match": "contains"}
+    s = merge_proposals(tmp_path, [Proposal(**finding)], now=NOW)
+    assert [e.rule_id for e in s.added] == ["ua~contains:Bytespider"]
