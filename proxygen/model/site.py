@@ -10,7 +10,6 @@ the directive table.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Literal
 
@@ -22,9 +21,6 @@ from proxygen.model.values import (AbsPath, Duration, HeaderName, Name, Regex, S
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-Status = int
 
 
 def _status(value: int, low: int = 200, high: int = 599) -> int:
@@ -437,7 +433,3 @@ class Site(Options):
         yield (), self
         for i, loc in enumerate(self.locations):
             yield ("locations", i), loc
-
-
-def networks_text(nets) -> list[str]:
-    return [n if isinstance(n, str) else str(ipaddress.ip_network(n)) for n in nets]

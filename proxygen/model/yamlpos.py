@@ -179,8 +179,6 @@ def _did_you_mean(loc: Loc, model: Any) -> str:
 
 def _fields_at(model: Any, loc: Loc):
     """Field names of the model reached by following `loc` from `model` (best effort)."""
-    import typing
-
     from pydantic import BaseModel
 
     current: Any = model
