@@ -198,9 +198,11 @@ class LogSource:
                             chunk.name, chunk.first_line + int(numbered["line_index"][idx]),
                             numbered["line"][idx][:300]))
             # line_index in `frame` refers to `numbered`; map back to line numbers in the file
-            frame = frame.with_columns(
-                (numbered["line_index"].gather(frame["line_index"]).cast(pl.Int64) + chunk.first_line)
-                .alias("line_index"))
+            if numbered.height == lines.len():  # nothing dropped before parsing: positions are line offsets
+                line_numbers = frame["line_index"].cast(pl.Int64) + chunk.first_line
+            else:
+                line_numbers = numbered["line_index"].gather(frame["line_index"]).cast(pl.Int64) + chunk.first_line
+            frame = frame.with_columns(line_numbers.alias("line_index"))
             if self.since is not None or self.until is not None:
                 keep = pl.lit(True)
                 if self.since is not None:
