@@ -82,9 +82,15 @@ def diff_cmd(
     from proxygen.compile.build import build
     from proxygen.model import load_repository
 
+    from proxygen.compile.output import read_manifest
+
     result = build(load_repository(root), host)
     changed = 0
     for host_name, host_out in sorted(result.hosts.items()):
+        for rel in sorted(read_manifest(out / host_name) - set(host_out.files)):
+            if (out / host_name / rel).is_file():
+                changed += 1
+                info(f"removed: {host_name}/{rel}")
         for rel, text in sorted(host_out.files.items()):
             target = out / host_name / rel
             old = target.read_text(encoding="utf-8") if target.is_file() else ""

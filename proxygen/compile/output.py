@@ -75,6 +75,11 @@ def write_build(result: BuildResult, out_dir: str | Path) -> WriteReport:
     return report
 
 
+def read_manifest(root: Path) -> set[str]:
+    """The files a previous build wrote under `root` (relative paths)."""
+    return _read_manifest(root)
+
+
 def _read_manifest(root: Path) -> set[str]:
     path = root / MANIFEST
     if not path.is_file():

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from .conftest import FULL_SITE, write_repo
+from .conftest import FULL_SITE, SETTINGS, write_repo
 
 
 def run(*args):
@@ -57,3 +57,13 @@ def test_schema_and_help():
     assert "server_names" in schema["properties"]
     for cmd in ("build", "lint", "diff", "schema"):
         assert run(cmd, "--help").returncode == 0
+
+
+def test_diff_lists_files_a_build_would_remove(repo_dir, tmp_path):
+    out = tmp_path / "out"
+    run("build", "--root", str(repo_dir), "--out", str(out))
+    settings = copy.deepcopy(SETTINGS)
+    settings["hosts"]["edge"]["sites"] = []
+    write_repo(repo_dir, settings=settings)
+    proc = run("diff", "--root", str(repo_dir), "--out", str(out))
+    assert proc.returncode == 1 and "removed: edge/sites/full.conf" in proc.stdout
