@@ -155,3 +155,16 @@ def test_analysis_of_an_empty_log(tmp_path):
     res = analyze([str(empty)], fmt="main")
     assert res.findings == [] and res.summary.lines_read == 0
     assert json.loads(json_report.render(res))["findings"] == []
+
+
+def test_malformed_lines_are_counted_and_shown(tmp_path):
+    good = (tmp_path / "mixed.log")
+    lines = [f'192.0.2.{i} - - [31/Jan/2025:12:{i:02d}:00 +0000] "GET /product/{i} HTTP/1.1" 200 512 "-" '
+             f'"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"' for i in range(40)]
+    lines[10] = "garbage that is not a log line"
+    lines[20] = '192.0.2.1 - - [not a date] "GET / HTTP/1.1" 200 1 "-" "-"'
+    good.write_text("\n".join(lines) + "\n")
+    res = analyze([str(good)], fmt="combined")
+    assert (res.summary.lines_read, res.summary.parsed, res.summary.malformed) == (40, 38, 2)
+    doc = json.loads(json_report.render(res))
+    assert [s.split(": ", 1)[0].rsplit(":", 1)[1] for s in doc["summary"]["malformed_samples"]] == ["11", "21"]
