@@ -42,7 +42,11 @@ def update_ranges(dest: Path, *, only: list[str] | None = None, timeout: float =
                   urls: dict[str, str] | None = None, fetch=_fetch) -> list[UpdateResult]:
     """Download every bot's published ranges into `dest` (one JSON file per bot)."""
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ProxygenError(f"{dest}: cannot create the ranges directory: {err.strerror or err}; "
+                            "choose another with --dest (and crawlers.ranges_dir in proxygen.yml)") from None
     results = []
     known = {b.name for b in registry()}
     unknown = sorted(set(only or []) - known)
@@ -66,7 +70,12 @@ def update_ranges(dest: Path, *, only: list[str] | None = None, timeout: float =
         out = {"creationTime": doc.get("creationTime"), "source": url,
                "retrieved": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "prefixes": doc["prefixes"]}
-        _write_atomic(dest / bot.ranges_file, json.dumps(out, indent=1) + "\n")
+        try:
+            _write_atomic(dest / bot.ranges_file, json.dumps(out, indent=1) + "\n")
+        except OSError as err:
+            results.append(UpdateResult(bot.name, url, False, f"{dest / bot.ranges_file}: cannot write: "
+                                                              f"{err.strerror or err}"))
+            continue
         results.append(UpdateResult(bot.name, url, True,
                                     f"{len(ranges.networks)} prefixes, creationTime {doc.get('creationTime')}"))
     return results
