@@ -98,6 +98,15 @@ def test_unwritable_html_target_exits_1(synth, tmp_path):
     assert proc.returncode == 1 and "does not exist; nothing written" in proc.stderr
 
 
+def test_html_target_that_is_a_directory_exits_1_and_leaves_nothing(synth, tmp_path):
+    log, _ = synth
+    target = tmp_path / "out"
+    target.mkdir()
+    proc = run("crawlers", "analyze", str(log), "--html", str(target))
+    assert proc.returncode == 1 and "cannot write the report" in proc.stderr
+    assert list(tmp_path.iterdir()) == [target] and list(target.iterdir()) == []
+
+
 def test_usage_errors_exit_2(tmp_path):
     assert run("crawlers", "analyze").returncode == 2
     assert run("crawlers", "analyze", "x.log", "--top", "0").returncode == 2
