@@ -130,10 +130,12 @@ def _lindley(frame, zones: Zones):
 
 def _solo_buckets(frame, zones: Zones, results: dict, rejected: list) -> None:
     """limit_req.check for one limit, inlined, key by key (same arithmetic, same clamps)."""
+    import polars as pl
+
     from proxygen.simulate.limit_req import DELAYED, REJECTED
 
     grouped = (frame.sort("row").group_by("zone", "key")
-               .agg(pl_col("row"), pl_col("t"), pl_col("rate").first(), pl_col("burst"), pl_col("delay")))
+               .agg(pl.col("row"), pl.col("t"), pl.col("rate").first(), pl.col("burst"), pl.col("delay")))
     # burst and delay are per request: one zone can have different limit_req lines in each location
     for zone, key, rows, ts, rate, bursts, delays in grouped.iter_rows():
         nodes = zones.zone(zone)
@@ -167,12 +169,6 @@ def _solo_buckets(frame, zones: Zones, results: dict, rejected: list) -> None:
                 if wait:
                     results[rows[i]] = (DELAYED, zone, wait)
         nodes[key] = [excess, last]
-
-
-def pl_col(name):
-    import polars as pl
-
-    return pl.col(name)
 
 
 def replay(sim, df, decisions, events):

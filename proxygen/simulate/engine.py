@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from proxygen.simulate.limit_req import (DELAYED, DELAYED_DRY_RUN, NOT_LIMITED, PASSED, REJECTED,
                                          REJECTED_DRY_RUN, Limit, Zones, check)
-from proxygen.simulate.rules import ALLOW, BlocklistRules, Decision, NO_RULE
+from proxygen.simulate.rules import BlocklistRules, Decision, NO_RULE
 
 # What happened to a request (report columns, in this order).
 OUTCOMES = ("allowed", "delayed", "throttled", "blocked", "tarpitted", "dry_run_delayed", "dry_run_throttled")
