@@ -167,7 +167,8 @@ def analyze(paths: list[str], *, settings: CrawlerSettings | None = None, allowl
         lines_read=stats.lines_read, parsed=stats.parsed, malformed=stats.malformed,
         filtered_out=getattr(stats, "filtered_out", 0), first_time=stats.first_time, last_time=stats.last_time,
         requests=_total(traffic), ips=traffic.by_ip.height,
-        malformed_samples=[str(s) for s in stats.malformed_samples], messages=list(stats.messages),
+        malformed_samples=[str(s) for s in stats.malformed_samples],
+        messages=list(stats.messages) + ([traffic.asn_message] if getattr(traffic, "asn_message", None) else []),
         asn_db=str(db_path) if db_path else None)
     timeline, series = _timelines(traffic, findings, series_top)
     return Analysis(summary=summary, findings=findings, timeline=timeline, series=series)
