@@ -60,3 +60,23 @@ def test_simulate_errors_are_clean(tmp_path):
     assert r.returncode == 1 and "blocklists/manual.yml:2:5: entries[0].reason: is required" in r.stderr
     r = run(["crawlers", "simulate", "access.log", "--site", "nope"], tmp_path)
     assert r.returncode == 2 and "--site needs proxygen.yml" in r.stderr
+
+
+def test_simulate_logs_api_expands_asn_entries(tmp_path):
+    from pathlib import Path
+
+    from proxygen.simulate.run import simulate_logs
+
+    (tmp_path / "access.log").write_text(
+        '69.218.35.1 - - [27/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 10 "-" "curl/8"\n'
+        '71.136.1.1 - - [27/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 10 "-" "curl/8"\n'
+        '8.8.8.8 - - [27/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 10 "-" "curl/8"\n')
+    d = tmp_path / "blocklists"
+    d.mkdir()
+    (d / "manual.yml").write_text("entries:\n  - asn: AS7132\n    action: block\n    reason: hoster\n")
+    asn_db = Path(__file__).parent / "fixtures/GeoLite2-ASN-Test.mmdb"
+    result = simulate_logs([str(tmp_path / "access.log")], blocklists_dir=d, fmt="combined", asn_db=asn_db)
+    counts = {c.ip: c.counts for c in result.report.clients()}
+    assert counts["69.218.35.1"]["blocked"] == 1 and counts["71.136.1.1"]["blocked"] == 1
+    assert counts["8.8.8.8"]["allowed"] == 1
+    assert result.report.rules()["AS7132"]["blocked"] == 2
