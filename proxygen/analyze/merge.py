@@ -72,6 +72,8 @@ class _Lookup:
         self.by_ip = ctx.by_ip
         self._ip_rows: dict = {}
         self._ip_samples: dict = {}
+        self._ua_ips = ctx.by_ip          # narrowed by prefetch_ua
+        self._ua_samples = None
 
     def prefetch(self, ips: list[str], samples) -> None:
         """Rows and samples of every IP key at once (one filter instead of one per finding)."""
@@ -164,7 +166,7 @@ class _Lookup:
         if rows.height and "first_seen" in rows.columns:
             f.first_seen, f.last_seen = rows["first_seen"].min(), rows["last_seen"].max()
         f.user_agents = rows.sort("requests", descending=True)[ua_col].head(5).to_list()
-        by_ip = getattr(self, "_ua_ips", self.by_ip)
+        by_ip = self._ua_ips
         if by_ip.height and "asn" in by_ip.columns and "top_ua" in by_ip.columns:
             ips = by_ip.filter(self._ua_match_expr(f, "top_ua"))
             if ips.height:
@@ -191,7 +193,7 @@ class _Lookup:
             if rows is None:
                 return []
         elif f.key_type == "ua":
-            narrowed = getattr(self, "_ua_samples", samples)
+            narrowed = self._ua_samples if self._ua_samples is not None else samples
             rows = narrowed.filter(self._ua_match_expr(f, "user_agent"))
         else:
             ips = self.members(f)["client_ip"]
