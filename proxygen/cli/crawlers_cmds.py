@@ -1,7 +1,8 @@
 """`proxygen crawlers analyze` and `proxygen crawlers update-ranges`.
 
-Exit codes of `analyze`: 0 the analysis ran (with or without findings), 1 an input error (unreadable
-log, undetectable format, bad proxygen.yml, unwritable --html), 2 a usage error (bad option value).
+Exit codes of `analyze`: 0 the analysis ran (with or without findings), 1 an input error (undetectable
+log format, bad proxygen.yml, unwritable --html), 2 a usage error (bad option value, missing log file,
+missing or unreadable --asn-db).
 """
 
 from __future__ import annotations
