@@ -307,17 +307,24 @@ def ip_prefixes(ips: "pl.Series", v4_len: int, v6_len: int) -> "pl.Series":
     import polars as pl
 
     frame = ips.rename("ip").to_frame()
-    v4 = pl.col("ip").str.contains(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
-    octets = pl.col("ip").str.split_exact(".", 3)
-    parts = [octets.struct.field(f"field_{i}").cast(pl.Int64, strict=False) for i in range(4)]
-    as_int = parts[0] * (1 << 24) + parts[1] * (1 << 16) + parts[2] * (1 << 8) + parts[3]
-    net = as_int - as_int % (1 << (32 - v4_len))
-    v4_text = pl.concat_str([(net // (1 << 24)).cast(pl.Utf8), (net // (1 << 16) % 256).cast(pl.Utf8),
-                             (net // (1 << 8) % 256).cast(pl.Utf8), (net % 256).cast(pl.Utf8)],
-                            separator=".") + f"/{v4_len}"
-    valid = pl.all_horizontal([(p >= 0) & (p <= 255) for p in parts]).fill_null(False)
-    out = frame.select(pl.when(v4 & valid).then(v4_text)
-                       .otherwise(None).alias("prefix"), v4.alias("_v4"))
+    ip = pl.col("ip")
+    octet = "[0-9]{1,3}"
+    v4 = ip.str.contains(rf"^{octet}\.{octet}\.{octet}\.{octet}$") & ~ip.str.contains(
+        r"(?:^|\.)(?:25[6-9]|2[6-9][0-9]|[3-9][0-9][0-9])(?:\.|$)")
+    if v4_len % 8 == 0:  # the usual /24 (or /16...): plain text operations, no arithmetic
+        kept = v4_len // 8
+        head = ip.str.extract(r"^(" + r"\.".join([octet] * kept) + r")", 1) if kept else pl.lit("")
+        tail = ".".join(["0"] * (4 - kept))
+        v4_text = pl.concat_str([head, pl.lit(("." if kept and tail else "") + tail + f"/{v4_len}")])
+    else:
+        octets = ip.str.split_exact(".", 3)
+        parts = [octets.struct.field(f"field_{i}").cast(pl.Int64, strict=False) for i in range(4)]
+        as_int = parts[0] * (1 << 24) + parts[1] * (1 << 16) + parts[2] * (1 << 8) + parts[3]
+        net = as_int - as_int % (1 << (32 - v4_len))
+        v4_text = pl.concat_str([(net // (1 << 24)).cast(pl.Utf8), (net // (1 << 16) % 256).cast(pl.Utf8),
+                                 (net // (1 << 8) % 256).cast(pl.Utf8), (net % 256).cast(pl.Utf8)],
+                                separator=".") + f"/{v4_len}"
+    out = frame.select(pl.when(v4).then(v4_text).otherwise(None).alias("prefix"))
     prefix = out["prefix"]
     others = out.with_row_index("i").filter(pl.col("prefix").is_null() & ips.is_not_null())
     if others.height:

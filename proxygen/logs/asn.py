@@ -73,27 +73,23 @@ class AsnDb:
     def lookup_many(self, ips: list[str]) -> tuple[list[int | None], list[str | None]]:
         """ASNs and organisations of many distinct addresses (same order)."""
         get = self._reader.get
+        try:
+            records = list(map(get, ips))  # the C loop; one bad address sends us to the careful one
+        except (ValueError, TypeError):
+            def careful(ip):
+                try:
+                    return get(ip)
+                except (ValueError, TypeError):
+                    return None
 
-        def safe_get(ip):
-            try:
-                return get(ip)
-            except (ValueError, TypeError):
-                return None
-
-        records = list(map(safe_get, ips))
-        asns: list[int | None] = []
-        orgs: list[str | None] = []
-        for record in records:
-            if record is None:
-                asns.append(None)
-                orgs.append(None)
-            elif "autonomous_system_number" in record:  # GeoLite2-ASN / DB-IP shape: the fast path
-                asns.append(record["autonomous_system_number"])
-                orgs.append(record.get("autonomous_system_organization"))
-            else:
-                info = _record_to_info(record)
-                asns.append(info.asn)
-                orgs.append(info.org)
+            records = list(map(careful, ips))
+        try:  # GeoLite2-ASN / DB-IP shape
+            asns = [r["autonomous_system_number"] if r is not None else None for r in records]
+            orgs = [r.get("autonomous_system_organization") if r is not None else None for r in records]
+        except (KeyError, TypeError):  # other shapes (IPinfo Lite...)
+            infos = [_record_to_info(r) for r in records]
+            asns = [i.asn for i in infos]
+            orgs = [i.org for i in infos]
         return asns, orgs
 
     def close(self) -> None:
