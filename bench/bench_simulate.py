@@ -3,7 +3,8 @@
 Generates the seeded synthetic OFF log (proxygen.synth, `main` format) once into bench/out/, then runs,
 alternately and best of --repeat each:
 
-- peer: the bare read+parse pipeline (`open_logs(...).batches()`, every row counted);
+- peer: the bare read+parse pipeline (`open_logs(...).batches()` with the columns simulate reads,
+  every row counted);
 - simulate: the same batches through blocklists (a few thousand networks, UA rules and a throttle zone)
   and the openfoodfacts site declaration (its per-IP and global limit_req zones, maps and rules), with
   nginx's leaky bucket for every request;
@@ -32,6 +33,7 @@ from proxygen.logs import open_logs  # noqa: E402
 from proxygen.model import load_repository  # noqa: E402
 from proxygen.simulate.engine import Simulator  # noqa: E402
 from proxygen.simulate.rules import BlocklistRules  # noqa: E402
+from proxygen.simulate.run import SIMULATE_COLUMNS  # noqa: E402
 from proxygen.simulate.sites import SiteRules  # noqa: E402
 from proxygen.synth import generate  # noqa: E402
 
@@ -58,14 +60,14 @@ def write_blocklist(directory: Path, log: Path, seed: int) -> None:
 
 
 def parse_only(log: Path) -> int:
-    return sum(frame.height for frame in open_logs([str(log)], "main").batches())
+    return sum(frame.height for frame in open_logs([str(log)], "main").batches(columns=SIMULATE_COLUMNS))
 
 
 def simulate(log: Path, blocklists: Path, repo) -> int:
     data = render_data(load_blocklists(blocklists), None, datetime(2026, 11, 27, tzinfo=timezone.utc),
                        allowlists=repo.settings.allowlists)
     sim = Simulator(BlocklistRules(data), SiteRules(repo.sites["openfoodfacts"], repo.settings))
-    report = sim.run(open_logs([str(log)], "main").batches())
+    report = sim.run(open_logs([str(log)], "main").batches(columns=SIMULATE_COLUMNS))
     return report.totals["requests"]
 
 

@@ -23,6 +23,39 @@ class PrefixTable:
             table.setdefault(int(net.network_address), i)   # first listed wins on duplicates
         self._cache: dict[str, int | None] = {}
 
+    def _segments_v4(self):
+        """The IPv4 networks flattened into disjoint [a, b] ranges carrying the most specific payload,
+        so one as-of join answers every address (CIDRs nest or are disjoint: a stack sweep)."""
+        import polars as pl
+
+        if getattr(self, "_v4_segments", None) is not None:
+            return self._v4_segments
+        nets = sorted(((start, start + (1 << (32 - plen)) - 1, payload)
+                       for plen, table in self.by_len[4].items() for start, payload in table.items()),
+                      key=lambda t: (t[0], -t[1]))
+        segments: list[tuple[int, int, int]] = []
+        stack: list[tuple[int, int]] = []
+        pos = 0
+        for start, end, payload in nets:
+            while stack and stack[-1][0] < start:
+                top_end, top_payload = stack.pop()
+                if pos <= top_end:
+                    segments.append((pos, top_end, top_payload))
+                pos = top_end + 1
+            if stack and pos <= start - 1:
+                segments.append((pos, start - 1, stack[-1][1]))
+            stack.append((end, payload))
+            pos = start
+        while stack:
+            top_end, top_payload = stack.pop()
+            if pos <= top_end:
+                segments.append((pos, top_end, top_payload))
+            pos = top_end + 1
+        self._v4_segments = pl.DataFrame({"a": [x[0] for x in segments], "b": [x[1] for x in segments],
+                                          "p": [x[2] for x in segments]},
+                                         schema={"a": pl.Int64, "b": pl.Int64, "p": pl.Int32}).sort("a")
+        return self._v4_segments
+
     def __len__(self) -> int:
         return sum(len(t) for v in self.by_len.values() for t in v.values())
 
@@ -70,16 +103,11 @@ class PrefixTable:
             octets = v4["ip"].str.split(".")
             value = (octets.list.get(0).cast(pl.Int64) * 16777216 + octets.list.get(1).cast(pl.Int64) * 65536
                      + octets.list.get(2).cast(pl.Int64) * 256 + octets.list.get(3).cast(pl.Int64))
-            frame = pl.DataFrame({"_r": v4["_r"], "v": value})
-            found = pl.Series([None] * v4.height, dtype=pl.Int32)
-            for plen in sorted(self.by_len[4], reverse=True):
-                table = self.by_len[4][plen]
-                shift = 32 - plen
-                keys = frame["v"] // (1 << shift) * (1 << shift) if plen else frame["v"] * 0
-                t = pl.DataFrame({"k": list(table), "p": list(table.values())}, schema={"k": pl.Int64, "p": pl.Int32})
-                hit = pl.DataFrame({"k": keys}).join(t, on="k", how="left", maintain_order="left")["p"]
-                found = pl.DataFrame({"a": found, "b": hit}).select(pl.coalesce("a", "b")).to_series()
-            out = out.scatter(v4["_r"], found)
+            segments = self._segments_v4()
+            frame = pl.DataFrame({"_r": v4["_r"], "v": value}).sort("v")
+            hit = frame.join_asof(segments, left_on="v", right_on="a", strategy="backward")
+            hit = hit.with_columns(pl.when(pl.col("v") <= pl.col("b")).then(pl.col("p")).alias("p"))
+            out = out.scatter(hit["_r"], hit["p"])
         rest = df.filter(~is_v4)
         if rest.height:
             uniq = rest["ip"].unique()

@@ -10,6 +10,10 @@ from pathlib import Path
 from proxygen.errors import ProxygenError, UsageError
 
 
+# What the rules read from a log line (the parser skips the rest).
+SIMULATE_COLUMNS = {"client_ip", "user_agent", "path", "method"}
+
+
 @dataclass
 class SimulationResult:
     report: object                          # proxygen.simulate.report.Report
@@ -91,7 +95,7 @@ def simulate_logs(paths: list[str], *, config: Path | None = None, site: str | N
     sim = Simulator(rules, site_rules)
     formats = {name: lf.format for name, lf in settings.log_formats.items()} if settings is not None else None
     source = open_logs(list(paths), fmt, since=since, until=until, nginx_conf=nginx_conf, formats=formats)
-    report = sim.run(source.batches())
+    report = sim.run(source.batches(columns=SIMULATE_COLUMNS))
     warnings += report.warnings
     if site_rules is not None and site_rules.vars.unknown_variables:
         names = ", ".join(f"${v}" for v in sorted(site_rules.vars.unknown_variables))
