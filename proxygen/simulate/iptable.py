@@ -63,6 +63,8 @@ class PrefixTable:
         hit = self._cache.get(ip, -1)
         if hit != -1:
             return hit
+        if ":" in ip and not self.by_len[6] and not ip.lower().startswith("::ffff:"):
+            return None  # an IPv6 address (not IPv4-mapped) and no IPv6 network: no need to parse it
         try:
             addr = ipaddress.ip_address(ip)
         except ValueError:

@@ -29,5 +29,6 @@ def test_vectorised_lookup_equals_per_address_lookup(seed):
 
 def test_most_specific_network_wins():
     table = PrefixTable(["10.0.0.0/8", "10.1.0.0/16", "10.1.2.3/32", "0.0.0.0/0"])
-    got = table.lookup(pl.Series(["10.1.2.3", "10.1.2.4", "10.9.9.9", "8.8.8.8", None])).to_list()
-    assert got == [2, 1, 0, 3, None]
+    got = table.lookup(pl.Series(["10.1.2.3", "10.1.2.4", "10.9.9.9", "8.8.8.8", None, "2001:db8::1",
+                                  "::ffff:10.1.2.3", "::FFFF:10.1.0.1"])).to_list()
+    assert got == [2, 1, 0, 3, None, None, 2, 1]
