@@ -43,6 +43,14 @@ returns a `Traffic`; its columns are documented in `proxygen.logs.aggregate`.
 
 from __future__ import annotations
 
+import os
+
+# polars allocates with jemalloc, which by default keeps freed pages for 10 s: the transient tables
+# of successive merges then add up in RSS. Returning them at once cuts peak memory by about a sixth
+# on a 10M-line log at no measurable speed cost. Only effective if polars is not imported yet, and
+# never overrides a setting made by the user.
+os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+
 from proxygen.logs.aggregate import DEFAULT_ROUTE_CLASSES, Totals, Traffic, aggregate
 from proxygen.logs.asn import HOW_TO_GET_A_DATABASE, AsnDb
 from proxygen.logs.formats import BUILTIN_FORMATS, LogFormat, compile_format, resolve_format

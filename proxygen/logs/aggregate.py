@@ -528,12 +528,18 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
                "bytes", "first_seen", "last_seen", *[f"rc_{c}" for c in class_names],
                *[f"flag_{f}" for f in flags], "peak_rpm", "sustained_rpm"]
     clamp = pl.min_horizontal("distinct_paths", pl.col("requests").cast(pl.Int64)).alias("distinct_paths")
-    by_ip, by_prefix, by_asn, by_ua = (t.with_columns(clamp) for t in (by_ip, by_prefix, by_asn, by_ua))
-    by_ip = by_ip.select(*ordered, "top_ua", "n_uas", "asn", "asn_org", "prefix").sort("requests", descending=True)
-    by_prefix = by_prefix.select(*ordered, "top_ua", "n_uas", "ips", "asn", "asn_org").sort("requests",
-                                                                                           descending=True)
-    by_asn = by_asn.select(*ordered, "top_ua", "n_uas", "ips", "asn_org").sort("requests", descending=True)
-    by_ua = by_ua.with_columns(ua_family()).select(*ordered, "ips", "family").sort("requests", descending=True)
+
+    def final(table, *extra, family=False):
+        """Clamp the estimate, order the columns and rows: one pass, no intermediate copy."""
+        lazy = table.lazy().with_columns(clamp)
+        if family:
+            lazy = lazy.with_columns(ua_family())
+        return lazy.select(*ordered, *extra).sort("requests", descending=True).collect()
+
+    by_ip = final(by_ip, "top_ua", "n_uas", "asn", "asn_org", "prefix")
+    by_prefix = final(by_prefix, "top_ua", "n_uas", "ips", "asn", "asn_org")
+    by_asn = final(by_asn, "top_ua", "n_uas", "ips", "asn_org")
+    by_ua = final(by_ua, "ips", "family", family=True)
     return Traffic(by_ip=by_ip, by_prefix=by_prefix, by_asn=by_asn, by_ua=by_ua, per_minute=per_minute,
                    _ip_minutes=ip_minute, _ua_minutes=ua_minute, totals=totals, route_classes=classes,
                    flags=list(flags), asn_enabled=db is not None, asn_message=asn_message,
