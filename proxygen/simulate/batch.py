@@ -116,9 +116,9 @@ def _lindley(frame, zones: Zones):
     prev_t = (pl.when(first & ~pl.col("known")).then(pl.col("t"))
               .when(first).then(pl.col("t0")).otherwise(pl.col("t").shift(1)))
     frame = frame.with_columns((pl.col("t") - prev_t).alias("dt"), first.alias("first"))
-    x = pl.when(pl.col("first") & ~pl.col("known")).then(pl.lit(-_BIG)).otherwise(1000 - pl.col("rate") * pl.col("dt") // 1000)
+    # a new key's first request: increment 0 from excess 0, so its excess is 0 as in nginx
+    x = pl.when(pl.col("first") & ~pl.col("known")).then(pl.lit(0)).otherwise(1000 - pl.col("rate") * pl.col("dt") // 1000)
     frame = frame.with_columns(x.cum_sum().over("nid").alias("S"))
-    # -_BIG on a new key's first request keeps S far below zero, so W is exactly 0 there
     frame = frame.with_columns(
         (pl.col("S") - pl.min_horizontal(-pl.col("e0"), pl.col("S").cum_min().over("nid"))).alias("W"))
     delayed = (pl.col("W") > pl.col("delay")) & ((pl.col("W") - pl.col("delay")) * 1000 // pl.col("rate") > 0)
@@ -265,15 +265,24 @@ def replay(sim, df, decisions, events):
                 results[row] = (v.status, v.zone, v.delay_ms)
                 if v.status == REJECTED:
                     rejected.append(row)
-    # Inert keys: exact state from the requests that were accounted (not rejected).
+    # Inert keys: exact state from the requests that were accounted (not rejected). Keys none of whose
+    # requests was rejected keep their step-1 values; the others are recomputed without the rejections.
     if inert.height:
-        accounted = safe.join(inert, on=g, how="semi")
+        inert_rows = bound.join(inert, on=g, how="semi")
+        touched = inert.clear()
         if rejected:
-            accounted = accounted.filter(~pl.col("row").is_in(pl.Series(rejected, dtype=accounted["row"].dtype).implode()))
-        if accounted.height:
-            exact = _lindley(accounted.select(events.columns), zones)
-            for z, k, w, t in exact.group_by(g).agg(pl.col("W").last(), pl.col("t").last()).iter_rows():
-                zones.zone(z)[k] = [w, t]
+            gone = pl.Series(rejected, dtype=inert_rows["row"].dtype).implode()
+            touched = inert_rows.filter(pl.col("row").is_in(gone)).select(g).unique()
+        untouched = inert_rows.join(touched, on=g, how="anti")
+        for z, k, w, t in untouched.group_by(g).agg(pl.col("W").last(), pl.col("t").last()).iter_rows():
+            zones.zone(z)[k] = [w, t]
+        if touched.height:
+            accounted = (safe.join(touched, on=g, how="semi")
+                         .filter(~pl.col("row").is_in(pl.Series(rejected, dtype=safe["row"].dtype).implode())))
+            if accounted.height:
+                exact = _lindley(accounted.select(events.columns), zones)
+                for z, k, w, t in exact.group_by(g).agg(pl.col("W").last(), pl.col("t").last()).iter_rows():
+                    zones.zone(z)[k] = [w, t]
     frames = [] if vector_hits is None else [vector_hits]
     if results:
         rows = list(results)
