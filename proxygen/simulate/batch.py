@@ -2,19 +2,22 @@
 
 For a key whose requests all pass, nginx's recurrence `excess = max(0, excess - rate*ms/1000 + 1000)`
 is Lindley's, whose closed form `S_i - min(-excess_0, min_{k<=i} S_k)` (S = cumulative increments)
-polars computes for every key at once. A key is replayed one request at a time instead (with
-`limit_req.check`) when any of its requests would be rejected, when its clock goes backwards, or when
-one request carries several non-empty limit keys (nginx then couples the zones: a rejection in one
-leaves the others unaccounted; all keys linked that way are replayed together). Zones where nginx's
-idle-node eviction could be observed (burst*1000 + 1000 > rate*60) are always replayed one by one.
-Keys are independent otherwise, so the two paths give the same answers (tests compare them).
+polars computes for every key at once. Computed as if every request were accounted, it bounds the
+real excess (fewer accounted requests never leave more), so a key that stays within its burst and
+never delays there cannot change any request's fate ("inert"; e.g. a site-wide 60000r/m bucket).
+The other keys are exact from the same computation when they never exceed their burst and share no
+request with another non-inert key; otherwise they are replayed request by request (a single key in
+a tight loop, keys linked through shared requests with `limit_req.check`, as nginx couples them).
+Inert keys then get their exact state from the requests that were not rejected. Zones whose idle-node
+eviction could be observed are always replayed one by one. Tests compare this with request-by-request
+replay on random traffic.
 """
 
 from __future__ import annotations
 
 from proxygen.simulate.limit_req import Zones, check
 
-_BIG = 1 << 60
+_BIG = 1 << 60  # caps nodelay's delay (NGX_MAX_INT_T_VALUE / 1000 * 1000) to stay in Int64 arithmetic
 
 
 def eviction_safe(limit, backwards: int = 0) -> bool:
