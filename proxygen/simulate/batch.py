@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from proxygen.simulate.limit_req import Zones, check
 
-_BIG = 1 << 60  # caps nodelay's delay (NGX_MAX_INT_T_VALUE / 1000 * 1000) to stay in Int64 arithmetic
+_BIG = 1 << 53  # caps nodelay's delay (NGX_MAX_INT_T_VALUE / 1000 requests) so (excess - delay) * 1000 fits Int64
 
 
 def eviction_safe(limit, backwards: int = 0) -> bool:
