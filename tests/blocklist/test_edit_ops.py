@@ -128,3 +128,21 @@ def test_flow_style_file_is_refused_not_mangled(d):
     with pytest.raises(ProxygenError, match="edit the file by hand"):
         ops.add(d, key="192.0.2.2", action="block", reason="r", now=NOW)
     assert (d / "manual.yml").read_text() == text
+
+
+def test_the_shipped_manual_file_accepts_edits(tmp_path):
+    from pathlib import Path
+
+    shipped = (Path(__file__).resolve().parents[2] / "blocklists/manual.yml").read_text()
+    d = tmp_path / "blocklists"
+    d.mkdir()
+    (d / "manual.yml").write_text(shipped)
+    assert load_blocklists(d).entries == []
+    ops.add(d, key="203.0.113.7", action="block", reason="scraper", now=NOW)
+    ops.add(d, key="198.51.100.0/24", action="throttle", zone="crawl", rate="30r/m", reason="range", now=NOW)
+    text = (d / "manual.yml").read_text()
+    assert text.startswith(shipped.split("entries: []")[0])   # every comment kept, in place
+    assert [e.rule_id for e in load_blocklists(d).entries] == ["203.0.113.7", "198.51.100.0/24"]
+    ops.remove(d, key="203.0.113.7")
+    ops.remove(d, key="198.51.100.0/24")
+    assert load_blocklists(d).entries == []
