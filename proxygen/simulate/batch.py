@@ -51,6 +51,8 @@ def limit_events(sim, df, decisions, fv):
     key_memo = {}
     locs = [-1] + list(range(len(sim._locations)))
     for loc in locs:
+        if loc >= 0 and sim._locations[loc][0].returns:
+            continue  # `return` answers before limit_req runs
         limits = list(sim._bl_limits)
         exprs = [None] * len(sim._bl_limits)
         if loc >= 0 and sim._locations[loc][1]:

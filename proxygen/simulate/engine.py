@@ -51,6 +51,7 @@ class LocationLimits:
     limits: tuple[LimitSpec, ...] = ()
     dry_run: bool = False
     status: int = 503               # nginx's default limit_req_status
+    returns: bool = False           # answers with `return` (rewrite phase): no limit_req runs, blocklist's neither
 
 
 @dataclass
@@ -194,6 +195,8 @@ class Simulator:
         if site_verdict is not None:
             kind, status, label = site_verdict
             return Outcome(kind, status, label)
+        if location >= 0 and self._locations[location][0].returns:
+            return Outcome("allowed", None, None)
         limits: list[Limit] = []
         keys: list = []
         rule_of_zone: dict[str, str] = {}

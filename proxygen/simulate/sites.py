@@ -137,12 +137,15 @@ class SiteRules:
         for loc in site.locations:
             own = bool(loc.rate_limits)
             limits = loc.rate_limits if own else site.rate_limits   # limit_req inherits all-or-nothing
+            returns = loc.return_ is not None or loc.redirect is not None or site.redirect is not None
+            if returns:
+                limits = []  # `return` answers in the rewrite phase, before limit_req ever runs
             status = loc.rate_limit_status if loc.rate_limit_status is not None else site.rate_limit_status
             dry_run = loc.rate_limit_dry_run if loc.rate_limit_dry_run is not None else site.rate_limit_dry_run
             spec = LocationLimits(
                 match=f"{loc.match} {loc.path}",
                 limits=tuple(LimitSpec(r.zone, r.burst or 0, r.nodelay, r.delay or 0) for r in limits),
-                dry_run=bool(dry_run), status=status if status is not None else 503)
+                dry_run=bool(dry_run), status=status if status is not None else 503, returns=returns)
             self.limits.locations.append(spec)
             rx = None
             if loc.match in ("regex", "regex_i"):

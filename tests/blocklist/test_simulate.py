@@ -131,8 +131,10 @@ def test_site_declaration_zones_maps_rules_and_locations():
     assert [sim.request(t, "10.1.1.1", "Mozilla/5.0", "/p").kind for _ in range(5)] == ["allowed"] * 5  # empty key
     o = sim.request(t, "198.51.100.2", "Scrapy/2.0", "/p")
     assert (o.kind, o.status, o.rule) == ("blocked", 403, "shop: site rules[0] ($bad_ua)")
-    # /stop has no limit_req of its own: it inherits the site's per-IP zone
-    assert sim.request(t, "198.51.100.1", "Mozilla/5.0", "/stop").kind == "throttled"
+    # /stop answers with `return`, which nginx runs before limit_req: never limited
+    assert sim.request(t, "198.51.100.1", "Mozilla/5.0", "/stop").kind == "allowed"
+    # /stopx (the regex ^/s, no limit_req of its own) inherits the site's per-IP zone
+    assert sim.request(t, "198.51.100.1", "Mozilla/5.0", "/stopx").kind == "throttled"
     # a location-level limit replaces the site's (nginx inheritance) and its dry run is reported
     sim2 = Simulator(None, SiteRules(Site.model_validate({**SITE, "locations": [SITE["locations"][1]]}), settings))
     kinds = [sim2.request(t, f"198.51.100.{i}", "Mozilla/5.0", "/search", "GET").kind for i in range(4)]
