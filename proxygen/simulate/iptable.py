@@ -7,8 +7,26 @@ IPv4-mapped IPv6, malformed) falls back to Python once per distinct address.
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 _V4 = r"^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$"
+
+
+_MAPPED = b"\x00" * 10 + b"\xff\xff"
+
+
+def _parse(ip: str):
+    """(version, int) of an address, IPv4-mapped IPv6 as IPv4; None when malformed (inet_pton: fast,
+    and strict like ipaddress about leading zeros)."""
+    try:
+        if ":" in ip:
+            packed = socket.inet_pton(socket.AF_INET6, ip)
+            if packed[:12] == _MAPPED:
+                return 4, int.from_bytes(packed[12:], "big")
+            return 6, int.from_bytes(packed, "big")
+        return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big")
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 class PrefixTable:
@@ -65,17 +83,13 @@ class PrefixTable:
             return hit
         if ":" in ip and not self.by_len[6] and not ip.lower().startswith("::ffff:"):
             return None  # an IPv6 address (not IPv4-mapped) and no IPv6 network: no need to parse it
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            addr = None
         result = None
-        if addr is not None:
-            if addr.version == 6 and addr.ipv4_mapped is not None:
-                addr = addr.ipv4_mapped
-            bits, value = addr.max_prefixlen, int(addr)
-            for plen in sorted(self.by_len[addr.version], reverse=True):
-                found = self.by_len[addr.version][plen].get((value >> (bits - plen)) << (bits - plen) if plen else 0)
+        parsed = _parse(ip)
+        if parsed is not None:
+            version, value = parsed
+            bits = 32 if version == 4 else 128
+            for plen in sorted(self.by_len[version], reverse=True):
+                found = self.by_len[version][plen].get((value >> (bits - plen)) << (bits - plen) if plen else 0)
                 if found is not None:
                     result = found
                     break
