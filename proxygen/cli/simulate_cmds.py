@@ -46,6 +46,8 @@ def simulate_cmd(
     if json_out:
         out = {
             "site": result.site, "totals": totals, "warnings": result.warnings,
+            "lines_read": getattr(result.log_stats, "lines_read", None),
+            "malformed": getattr(result.log_stats, "malformed", None),
             "rules": report.rules(),
             "clients": [{"ip": c.ip, "user_agent": c.user_agent, "requests": c.requests, **c.counts}
                         for c in report.clients(only_hit=True, limit=top)],
@@ -78,6 +80,10 @@ def simulate_cmd(
                              if v and n != "allowed"))
     else:
         info("\nno allowlisted client, verified good bot or low-rate browser would be hit")
+    stats = result.log_stats
+    if stats is not None and stats.malformed:
+        first = f"; first: {stats.malformed_samples[0]}" if stats.malformed_samples else ""
+        info(f"note: {stats.malformed:,} of {stats.lines_read:,} lines did not parse and were not replayed{first}")
     for w in result.warnings:
         info(f"note: {w}")
 
