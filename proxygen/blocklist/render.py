@@ -14,11 +14,18 @@ The contract (the compiler's templates and `proxygen crawlers simulate` both fol
   stop-crawling page at server level, before limit_req runs.
 * Throttle zone Z has `limit_req_zone <key var> zone=Z rate=...`, key = the client address
   (`per: client`) or the matched value (`per: rule`) when the IP value, else the UA value, names Z;
-  empty otherwise, and nginx never limits an empty key. `limit_req zone=Z burst=B [nodelay]`, status 429.
+  empty otherwise (also when the request is allowlisted, blocked or tarpitted: the tarpit page must
+  not be throttled), and nginx never limits an empty key. `limit_req zone=Z burst=B [nodelay]`,
+  `limit_req_status 429`.
+* Placement (nginx rules the simulator assumes): a location with any `limit_req` of its own inherits
+  none from the server, so the blocklist's `limit_req` lines go into every such location, before the
+  site's own; a location answering with `return` never reaches limit_req; `limit_req_dry_run` applies
+  to a whole location, so `dry_run: true` zones can only be honoured where every limit is dry-run
+  (see tests/blocklist/nginx_conf.py for a rendering checked against real nginx).
 
 Entries are dropped from the output (and listed in `skipped`) when expired, when inside an allowlisted
-network, when made redundant by a broader entry at least as severe, or when an exact UA would match an
-allowlisted UA. Adjacent and nested networks with the same value are aggregated.
+network, when inside a broader entry with the same value or a more severe one, or when an exact UA would
+match an allowlisted UA. Adjacent and nested networks with the same value are aggregated.
 """
 
 from __future__ import annotations
