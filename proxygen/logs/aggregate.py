@@ -187,7 +187,9 @@ class _Partial:
         import polars as pl
 
         if len(self.frames) > 1:
-            merged = pl.concat(self.frames, how="vertical_relaxed").group_by(self.keys).agg(self._exprs())
+            # streaming engine: the concatenation is never materialised, only the merged table
+            merged = (pl.concat([f.lazy() for f in self.frames], how="vertical_relaxed").group_by(self.keys)
+                      .agg(self._exprs()).collect(engine="streaming"))
             self.frames = [merged]
         self.rows = self.compacted_rows = self.frames[0].height if self.frames else 0
         return self.result()
@@ -225,7 +227,8 @@ class _Sketch:
         if not self.frames or not getattr(self, "dirty", False):
             return
         self.dirty = False
-        merged = pl.concat(self.frames).unique()
+        merged = pl.concat([f.lazy() for f in self.frames]).unique().collect(engine="streaming")
+        self.frames = []
         self.frames = [trim_sketch(merged, self.key, self.k)]
         self.rows = self.compacted_rows = self.frames[0].height
 
@@ -468,7 +471,11 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         """(ip_h, prefix, asn, asn_org): one ASN lookup per distinct IP."""
         keys = ip_tab.select("ip_h", "key")
         if db is not None:
-            asns, orgs = db.lookup_many(keys["key"].to_list())
+            asns, orgs = [], []
+            for start in range(0, keys.height, 100_000):  # in slices: a million records at once is ~300 MB
+                part_asns, part_orgs = db.lookup_many(keys["key"].slice(start, 100_000).to_list())
+                asns += part_asns
+                orgs += part_orgs
         else:
             asns, orgs = [None] * keys.height, [None] * keys.height
         return keys.select("ip_h", ip_prefixes(keys["key"], prefix_v4, prefix_v6),
@@ -488,28 +495,28 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             per_min.result().select(_minute_dt(), "requests", "limited").sort("minute")))
         enrichment = ip_enrichment()
         ip_sketch_tab = f_ip_sketch.result()
-        by_ip = (ip_tab.join(estimate_distinct(ip_sketch_tab, "ip_h"), on="ip_h", how="left")
-                 .join(after_ip.result() if after_ip.frames else pl.DataFrame(schema={"ip_h": pl.UInt64,
-                                                                                     **empty_after}),
-                       on="ip_h", how="left")
-                 .join(f_rates.result(), on="ip_h", how="left")
-                 .join(f_top.result(), on="ip_h", how="left")
-                 .join(enrichment, on="ip_h", how="left")
-                 .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32)))
+        after_ip_tab = after_ip.result() if after_ip.frames else pl.DataFrame(
+            schema={"ip_h": pl.UInt64, **empty_after})
+        by_ip = (ip_tab.lazy()  # one lazy chain: the 1M-row table is materialised once, not per join
+                 .join(estimate_distinct(ip_sketch_tab, "ip_h").lazy(), on="ip_h", how="left")
+                 .join(after_ip_tab.lazy(), on="ip_h", how="left")
+                 .join(f_rates.result().lazy(), on="ip_h", how="left")
+                 .join(f_top.result().lazy(), on="ip_h", how="left")
+                 .join(enrichment.lazy(), on="ip_h", how="left")
+                 .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32))
+                 .collect())
         membership = enrichment
         asn_message = None if db is not None else HOW_TO_GET_A_DATABASE
         del ip_tab, enrichment
         ip_part.frames = []  # by_ip holds everything now: let the partial go
 
         # ---- by_prefix / by_asn, from IP-level partials
-        f_prefix = pool.submit(_group_of_ips, "prefix", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch_tab,
-                               ua_tab, count_cols)
+        # one after the other: side by side, their transient tables would add up
+        by_prefix = _group_of_ips("prefix", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch_tab, ua_tab,
+                                  count_cols)
         if db is not None:
-            f_asn = pool.submit(_group_of_ips, "asn", by_ip.filter(pl.col("asn").is_not_null()), membership,
-                                ip_min_tab, ip_ua_tab, ip_sketch_tab, ua_tab, count_cols)
-        by_prefix = f_prefix.result()
-        if db is not None:
-            by_asn = f_asn.result()
+            by_asn = _group_of_ips("asn", by_ip.filter(pl.col("asn").is_not_null()), membership, ip_min_tab,
+                                   ip_ua_tab, ip_sketch_tab, ua_tab, count_cols)
             orgs_tab = by_ip.filter(pl.col("asn").is_not_null()).group_by("asn").agg(pl.col("asn_org").first())
             by_asn = by_asn.join(orgs_tab.rename({"asn": "key"}), on="key", how="left")
             prefix_asn = (by_ip.filter(pl.col("asn").is_not_null()).group_by("prefix", "asn").len()
@@ -523,6 +530,10 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
                                                pl.lit(None, dtype=pl.Utf8).alias("asn_org"))
         by_ua = f_ua.result()
         ip_minute, ua_minute, per_minute = f_minutes.result()
+    # what the result does not keep goes before the final copies are made
+    del membership, ip_sketch_tab, ip_ua_tab, ua_tab
+    for partial in (ip_sketch, ua_sketch, ip_ua, ua_part, after_ip, after_ua):
+        partial.frames = []
 
     ordered = ["key", "requests", "distinct_paths", "s2xx", "s3xx", "s4xx", "s5xx", "limited", "after_limited",
                "bytes", "first_seen", "last_seen", *[f"rc_{c}" for c in class_names],
@@ -650,25 +661,36 @@ def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ua_t
         pl.col("first_seen").min(), pl.col("last_seen").max(), pl.len().cast(pl.UInt32).alias("ips"),
         pl.col("distinct_paths").first().alias("_single_distinct"),
     )
-    minutes = ip_min.join(member, on="ip_h").group_by("gk", "minute").agg(pl.col("requests").sum(),
-                                                                         pl.col("limited").sum())
+    # join-then-group pipelines run on the streaming engine: the joined rows (millions) are never
+    # materialised at once, which keeps peak memory near the size of the tables themselves
+    minutes = (ip_min.lazy().join(member.lazy(), on="ip_h").group_by("gk", "minute")
+               .agg(pl.col("requests").sum(), pl.col("limited").sum()).collect(engine="streaming"))
     rates = _rates(minutes, "gk")
     # first minute with a 429/503, then requests in later minutes (minute resolution)
     lim_start = minutes.filter(pl.col("limited") > 0).group_by("gk").agg(pl.col("minute").min().alias("_lm"))
     after = (minutes.join(lim_start, on="gk").filter(pl.col("minute") > pl.col("_lm"))
              .group_by("gk").agg(pl.col("requests").sum().cast(pl.UInt32).alias("after_limited")))
-    uas = ip_ua.join(member, on="ip_h").group_by("gk", "ua_h").agg(pl.col("requests").sum())
+    uas = (ip_ua.lazy().join(member.lazy(), on="ip_h").group_by("gk", "ua_h").agg(pl.col("requests").sum())
+           .collect(engine="streaming"))
     top = _top_ua(uas, "gk", ua_tab)
     multi = base.filter(pl.col("ips") > 1).select("gk")
     multi_member = member.join(multi, on="gk", how="semi")
-    sketch = trim_sketch(ip_sketch.join(multi_member, on="ip_h").select("gk", "h").unique(), "gk")
+    parts = []
+    for part in range(4):  # a quarter of the groups at a time: the de-duplication table stays small
+        union = (ip_sketch.lazy().join(multi_member.filter(pl.col("gk") % 4 == part).lazy(), on="ip_h")
+                 .select("gk", "h").unique().collect(engine="streaming"))
+        parts.append(trim_sketch(union, "gk"))
+        del union
+    sketch = pl.concat(parts)
     distinct = estimate_distinct(sketch, "gk")
-    return (base.join(distinct, on="gk", how="left")
+    return (base.lazy().join(distinct.lazy(), on="gk", how="left")
             .with_columns(pl.coalesce("distinct_paths", "_single_distinct").alias("distinct_paths"))
             .drop("_single_distinct")
-            .join(rates, on="gk", how="left").join(after, on="gk", how="left").join(top, on="gk", how="left")
-            .join(keys, on="gk").drop("gk")
-            .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32)))
+            .join(rates.lazy(), on="gk", how="left").join(after.lazy(), on="gk", how="left")
+            .join(top.lazy(), on="gk", how="left")
+            .join(keys.lazy(), on="gk").drop("gk")
+            .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32))
+            .collect())
 
 
 def _empty_group_table(column: str, count_cols, key_dtype):
