@@ -66,6 +66,9 @@ OTHER_CLASS = "other"
 DISTINCT_SKETCH_K = 256
 SUSTAINED_WINDOW_MINUTES = 10
 _COMPACT_ROWS = 2_000_000
+#: Merge a partial table when its pending rows reach this share of its merged size: lower bounds
+#: memory (pending rows are not merged yet), higher spends less time re-merging.
+_GROWTH = 1.5
 
 
 @dataclass
@@ -161,7 +164,8 @@ class Traffic:
 class _Partial:
     """A table accumulated over batches: frames are concatenated and re-aggregated when they grow."""
 
-    def __init__(self, keys: list[str], aggs: dict[str, str]):
+    def __init__(self, keys: list[str], aggs: dict[str, str], min_rows: int | None = None):
+        self.min_rows = min_rows
         self.keys = keys
         self.aggs = aggs  # column -> sum | min | max | first
         self.frames: list = []
@@ -180,7 +184,7 @@ class _Partial:
     def add(self, frame) -> None:
         self.frames.append(frame)
         self.rows += frame.height
-        if self.rows > max(_COMPACT_ROWS, 2 * self.compacted_rows):
+        if self.rows > max(self.min_rows or _COMPACT_ROWS, _GROWTH * self.compacted_rows):
             self.compact()
 
     def compact(self):
@@ -204,6 +208,45 @@ class _Partial:
         return self.frames[0] if self.frames else pl.DataFrame()
 
 
+class _Sharded:
+    """A `_Partial` split by key hash into shards merged separately: a merge then needs a quarter of
+    the transient memory (the IP tables of a log with a million IPs are the largest)."""
+
+    def __init__(self, keys: list[str], aggs: dict[str, str], shards: int = 4):
+        self.key = keys[0]
+        self.shards = [_Partial(keys, aggs, min_rows=_COMPACT_ROWS // shards) for _ in range(shards)]
+
+    def add(self, frame) -> None:
+        import polars as pl
+
+        n = len(self.shards)
+        pieces = frame.with_columns((pl.col(self.key) % n).alias("_shard")).partition_by(
+            "_shard", include_key=False, as_dict=True)
+        for (shard,), piece in pieces.items():
+            self.shards[int(shard)].add(piece)
+
+    @property
+    def frames(self):
+        return [f for shard in self.shards for f in shard.frames]
+
+    @frames.setter
+    def frames(self, value):
+        assert value == []
+        for shard in self.shards:
+            shard.frames = []
+
+    def result(self):
+        import polars as pl
+
+        parts = [r for r in (shard.result() for shard in self.shards) if r is not None]
+        if not parts:
+            return None
+        merged = pl.concat(parts, rechunk=False)  # no copy: the shards' frames become its chunks
+        for shard in self.shards:
+            shard.frames = []
+        return merged
+
+
 class _Sketch:
     """Per-key K-minimum-values sketches of distinct target hashes (exact below K per key)."""
 
@@ -218,7 +261,7 @@ class _Sketch:
         self.frames.append(pairs)
         self.rows += pairs.height
         self.dirty = True
-        if self.rows > max(_COMPACT_ROWS, 2 * self.compacted_rows):
+        if self.rows > max(_COMPACT_ROWS, _GROWTH * self.compacted_rows):
             self.compact()
 
     def compact(self) -> None:
@@ -374,10 +417,10 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     count_cols = ["requests", "s2xx", "s3xx", "s4xx", "s5xx", "limited", "bytes",
                   *[f"rc_{c}" for c in class_names], *[f"flag_{f}" for f in flags]]
     key_aggs = {c: "sum" for c in count_cols} | {"first_seen": "min", "last_seen": "max", "first_limited": "min"}
-    ip_part = _Partial(["ip_h"], key_aggs | {"key": "first"})
+    ip_part = _Sharded(["ip_h"], key_aggs | {"key": "first"})
     ua_part = _Partial(["ua_h"], key_aggs | {"key": "first"})
     ip_ua = _Partial(["ip_h", "ua_h"], {"requests": "sum"})
-    ip_min = _Partial(["ip_h", "minute"], {"requests": "sum", "limited": "sum"})
+    ip_min = _Sharded(["ip_h", "minute"], {"requests": "sum", "limited": "sum"})
     ua_min = _Partial(["ua_h", "minute"], {"requests": "sum", "limited": "sum"})
     per_min = _Partial(["minute"], {"requests": "sum", "limited": "sum"})
     after_ip = _Partial(["ip_h"], {"after_limited": "sum"})
@@ -541,11 +584,18 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     clamp = pl.min_horizontal("distinct_paths", pl.col("requests").cast(pl.Int64)).alias("distinct_paths")
 
     def final(table, *extra, family=False):
-        """Clamp the estimate, order the columns and rows: one pass, no intermediate copy."""
+        """Clamp the estimate, order the columns, then the rows (busiest first) one column at a time,
+        so that sorting a million-row table never holds two copies of it."""
         lazy = table.lazy().with_columns(clamp)
         if family:
             lazy = lazy.with_columns(ua_family())
-        return lazy.select(*ordered, *extra).sort("requests", descending=True).collect()
+        table = lazy.select(*ordered, *extra).collect()
+        order = table["requests"].arg_sort(descending=True)
+        columns = {}
+        for name in list(table.columns):
+            columns[name] = table[name].gather(order)
+            table = table.drop(name)
+        return pl.DataFrame(columns)
 
     by_ip = final(by_ip, "top_ua", "n_uas", "asn", "asn_org", "prefix")
     by_prefix = final(by_prefix, "top_ua", "n_uas", "ips", "asn", "asn_org")
