@@ -558,13 +558,15 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         by_prefix = _group_of_ips("prefix", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch_tab, ua_tab,
                                   count_cols)
         if db is not None:
-            by_asn = _group_of_ips("asn", by_ip.filter(pl.col("asn").is_not_null()), membership, ip_min_tab,
-                                   ip_ua_tab, ip_sketch_tab, ua_tab, count_cols)
-            orgs_tab = by_ip.filter(pl.col("asn").is_not_null()).group_by("asn").agg(pl.col("asn_org").first())
+            by_asn = _group_of_ips("asn", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch_tab, ua_tab,
+                                   count_cols)
+            orgs_tab = (by_ip.lazy().filter(pl.col("asn").is_not_null()).group_by("asn")
+                        .agg(pl.col("asn_org").first()).collect())
             by_asn = by_asn.join(orgs_tab.rename({"asn": "key"}), on="key", how="left")
-            prefix_asn = (by_ip.filter(pl.col("asn").is_not_null()).group_by("prefix", "asn").len()
+            prefix_asn = (by_ip.lazy().filter(pl.col("asn").is_not_null()).group_by("prefix", "asn").len()
                           .sort(["len", "asn"], descending=[True, False])
-                          .group_by("prefix", maintain_order=True).agg(pl.col("asn").first()))  # most common ASN
+                          .group_by("prefix", maintain_order=True).agg(pl.col("asn").first())
+                          .collect())  # the most common ASN of the prefix
             by_prefix = by_prefix.join(prefix_asn.rename({"prefix": "key"}), on="key", how="left").join(
                 orgs_tab, on="asn", how="left")
         else:
@@ -703,14 +705,16 @@ def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ua_t
     """
     import polars as pl
 
-    member = membership.filter(pl.col(column).is_not_null()).select("ip_h", pl.col(column).hash().alias("gk"))
-    keys = by_ip.filter(pl.col(column).is_not_null()).select(
-        pl.col(column).hash().alias("gk"), pl.col(column).alias("key")).unique("gk")
-    base = by_ip.filter(pl.col(column).is_not_null()).group_by(pl.col(column).hash().alias("gk")).agg(
+    # lazy, so that filtering the million-row by_ip never copies it
+    member = membership.lazy().filter(pl.col(column).is_not_null()).select(
+        "ip_h", pl.col(column).hash().alias("gk")).collect()
+    keys = by_ip.lazy().select(pl.col(column).hash().alias("gk"), pl.col(column).alias("key")).filter(
+        pl.col("key").is_not_null()).unique("gk").collect()
+    base = by_ip.lazy().filter(pl.col(column).is_not_null()).group_by(pl.col(column).hash().alias("gk")).agg(
         *[pl.col(c).sum() for c in count_cols],
         pl.col("first_seen").min(), pl.col("last_seen").max(), pl.len().cast(pl.UInt32).alias("ips"),
         pl.col("distinct_paths").first().alias("_single_distinct"),
-    )
+    ).collect()
     # join-then-group pipelines run on the streaming engine: the joined rows (millions) are never
     # materialised at once, which keeps peak memory near the size of the tables themselves
     minutes = (ip_min.lazy().join(member.lazy(), on="ip_h").group_by("gk", "minute")
