@@ -87,7 +87,9 @@ def needed_variables(fmt: LogFormat, columns: set[str] | None) -> frozenset[str]
 
 def _extract(lines: pl.Series, fmt: LogFormat, capture: frozenset[str] | None) -> pl.DataFrame:
     """Run the fast regex, then the general one on the lines it rejected. Returns groups + line_index."""
-    fast = lines.str.extract_groups(fmt.line_regex(capture, fast=True)).struct.unnest()
+    # in a frame, not on the Series: polars then runs the regex over the chunks in parallel
+    fast = lines.to_frame("line").select(
+        pl.col("line").str.extract_groups(fmt.line_regex(capture, fast=True))).unnest("line")
     fast = fast.with_row_index("line_index")
     key = next(c for c in fast.columns if c in ("time_local", "time_iso8601", "msec"))  # never null on a match
     if fast[key].null_count() == 0:
