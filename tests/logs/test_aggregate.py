@@ -240,3 +240,22 @@ def test_user_agent_family_column():
 def test_by_ua_has_family(small_log):
     traffic = aggregate(open_logs([small_log]))
     assert _row(traffic.by_ua, "BotA/1.0")["family"] == "BotA"
+
+
+def test_minute_tables_and_timelines_per_kind(small_log):
+    traffic = aggregate(open_logs([small_log]))
+    ip_minute = traffic.ip_minute
+    assert set(ip_minute.columns) == {"key", "minute", "requests", "limited"}
+    assert ip_minute.filter(pl.col("key") == "192.0.2.99")["requests"].to_list() == [1, 1]
+    assert traffic.ua_minute.filter(pl.col("key") == "-")["requests"].sum() == 2
+    assert traffic.timeline("ua", "BotA/1.0")["limited"].sum() == 2
+    prefix = traffic.timeline("prefix", "192.0.2.0/24")
+    assert prefix["requests"].to_list() == [11, 1]
+    with pytest.raises(ValueError):
+        traffic.timeline("country", "fr")
+
+
+def test_flags_can_use_other_format_variables(small_log):
+    flags = {"no_referer": pl.col("referer").is_null(), "cached": pl.col("upstream_cache_status") == "MISS"}
+    row = _row(aggregate(open_logs([small_log]), flags=flags).by_ip, "192.0.2.10")
+    assert row["flag_no_referer"] == 10 and row["flag_cached"] == 10
