@@ -717,8 +717,11 @@ def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ua_t
     ).collect()
     # join-then-group pipelines run on the streaming engine: the joined rows (millions) are never
     # materialised at once, which keeps peak memory near the size of the tables themselves
-    minutes = (ip_min.lazy().join(member.lazy(), on="ip_h").group_by("gk", "minute")
-               .agg(pl.col("requests").sum(), pl.col("limited").sum()).collect(engine="streaming"))
+    # and a quarter of the groups at a time (their results are disjoint) keeps the hash tables small
+    minutes = pl.concat([
+        ip_min.lazy().join(member.filter(pl.col("gk") % 4 == part).lazy(), on="ip_h").group_by("gk", "minute")
+        .agg(pl.col("requests").sum(), pl.col("limited").sum()).collect(engine="streaming")
+        for part in range(4)])
     rates = _rates(minutes, "gk")
     # first minute with a 429/503, then requests in later minutes (minute resolution)
     lim_start = minutes.filter(pl.col("limited") > 0).group_by("gk").agg(pl.col("minute").min().alias("_lm"))
