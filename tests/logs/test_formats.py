@@ -228,3 +228,13 @@ def test_detection_tolerates_a_minority_of_bad_lines(tmp_path):
     assert source.format.name == "main"
     list(source.batches())
     assert source.stats.malformed == 2 and source.stats.parsed == 8
+
+
+def test_builtins_match_offs_real_nginx_configs():
+    """The built-in formats are OFF's own (copies of its configs in tests/logs/data)."""
+    assert formats_in_nginx_conf(str(DATA / "proxy-off-log_format.conf")) == {"main": BUILTIN_FORMATS["main"]}
+    assert formats_in_nginx_conf(str(DATA / "images-off-log_format.conf")) == {
+        "combined_upstream": BUILTIN_FORMATS["combined_upstream"]}
+    # Hetzner names the same format main_upstream: usable with --nginx-conf and --format main_upstream
+    hetzner = str(DATA / "hetzner-02-log_format.conf")
+    assert resolve_format("main_upstream", nginx_conf=hetzner).format == BUILTIN_FORMATS["main"]
