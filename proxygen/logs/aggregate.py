@@ -548,7 +548,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
                  .join(enrichment.lazy(), on="ip_h", how="left")
                  .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32))
                  .collect())
-        membership = enrichment
+        membership = by_ip.select("ip_h", "prefix", "asn", "asn_org")  # shares by_ip's columns: no copy
         asn_message = None if db is not None else HOW_TO_GET_A_DATABASE
         del ip_tab, enrichment
         ip_part.frames = []  # by_ip holds everything now: let the partial go
@@ -589,9 +589,11 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         """Clamp the estimate, order the columns, then the rows (busiest first) one column at a time,
         so that sorting a million-row table never holds two copies of it."""
         lazy = table.lazy().with_columns(clamp)
+        del table
         if family:
             lazy = lazy.with_columns(ua_family())
         table = lazy.select(*ordered, *extra).collect()
+        del lazy  # the sorted columns below replace these one by one: nothing else may hold them
         order = table["requests"].arg_sort(descending=True)
         columns = {}
         for name in list(table.columns):
@@ -599,10 +601,12 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             table = table.drop(name)
         return pl.DataFrame(columns)
 
-    by_ip = final(by_ip, "top_ua", "n_uas", "asn", "asn_org", "prefix")
-    by_prefix = final(by_prefix, "top_ua", "n_uas", "ips", "asn", "asn_org")
-    by_asn = final(by_asn, "top_ua", "n_uas", "ips", "asn_org")
-    by_ua = final(by_ua, "ips", "family", family=True)
+    tables = {"by_ip": by_ip, "by_prefix": by_prefix, "by_asn": by_asn, "by_ua": by_ua}
+    del by_ip, by_prefix, by_asn, by_ua
+    by_ip = final(tables.pop("by_ip"), "top_ua", "n_uas", "asn", "asn_org", "prefix")
+    by_prefix = final(tables.pop("by_prefix"), "top_ua", "n_uas", "ips", "asn", "asn_org")
+    by_asn = final(tables.pop("by_asn"), "top_ua", "n_uas", "ips", "asn_org")
+    by_ua = final(tables.pop("by_ua"), "ips", "family", family=True)
     return Traffic(by_ip=by_ip, by_prefix=by_prefix, by_asn=by_asn, by_ua=by_ua, per_minute=per_minute,
                    _ip_minutes=ip_minute, _ua_minutes=ua_minute, totals=totals, route_classes=classes,
                    flags=list(flags), asn_enabled=db is not None, asn_message=asn_message,
@@ -718,15 +722,19 @@ def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ua_t
     # join-then-group pipelines run on the streaming engine: the joined rows (millions) are never
     # materialised at once, which keeps peak memory near the size of the tables themselves
     # and a quarter of the groups at a time (their results are disjoint) keeps the hash tables small
-    minutes = pl.concat([
-        ip_min.lazy().join(member.filter(pl.col("gk") % 4 == part).lazy(), on="ip_h").group_by("gk", "minute")
-        .agg(pl.col("requests").sum(), pl.col("limited").sum()).collect(engine="streaming")
-        for part in range(4)])
-    rates = _rates(minutes, "gk")
-    # first minute with a 429/503, then requests in later minutes (minute resolution)
-    lim_start = minutes.filter(pl.col("limited") > 0).group_by("gk").agg(pl.col("minute").min().alias("_lm"))
-    after = (minutes.join(lim_start, on="gk").filter(pl.col("minute") > pl.col("_lm"))
-             .group_by("gk").agg(pl.col("requests").sum().cast(pl.UInt32).alias("after_limited")))
+    rates_parts, after_parts = [], []
+    for part in range(4):
+        minutes = (ip_min.lazy().join(member.filter(pl.col("gk") % 4 == part).lazy(), on="ip_h")
+                   .group_by("gk", "minute").agg(pl.col("requests").sum(), pl.col("limited").sum())
+                   .collect(engine="streaming"))
+        rates_parts.append(_rates(minutes, "gk"))
+        # first minute with a 429/503, then requests in later minutes (minute resolution)
+        lim_start = minutes.filter(pl.col("limited") > 0).group_by("gk").agg(pl.col("minute").min().alias("_lm"))
+        after_parts.append(minutes.join(lim_start, on="gk").filter(pl.col("minute") > pl.col("_lm"))
+                           .group_by("gk").agg(pl.col("requests").sum().cast(pl.UInt32).alias("after_limited")))
+        del minutes
+    rates = pl.concat(rates_parts, how="vertical_relaxed")
+    after = pl.concat(after_parts)
     uas = (ip_ua.lazy().join(member.lazy(), on="ip_h").group_by("gk", "ua_h").agg(pl.col("requests").sum())
            .collect(engine="streaming"))
     top = _top_ua(uas, "gk", ua_tab)
