@@ -212,9 +212,12 @@ class _Sharded:
     """A `_Partial` split by key hash into shards merged separately: a merge then needs a quarter of
     the transient memory (the IP tables of a log with a million IPs are the largest)."""
 
-    def __init__(self, keys: list[str], aggs: dict[str, str], shards: int = 4):
+    def __init__(self, keys: list[str], aggs: dict[str, str] | None = None, shards: int = 4, sketch=False):
         self.key = keys[0]
-        self.shards = [_Partial(keys, aggs, min_rows=_COMPACT_ROWS // shards) for _ in range(shards)]
+        if sketch:  # sharded K-minimum-values sketches instead of summed tables
+            self.shards = [_Sketch(self.key, min_rows=_COMPACT_ROWS // shards) for _ in range(shards)]
+        else:
+            self.shards = [_Partial(keys, aggs, min_rows=_COMPACT_ROWS // shards) for _ in range(shards)]
 
     def add(self, frame) -> None:
         import polars as pl
@@ -250,9 +253,10 @@ class _Sharded:
 class _Sketch:
     """Per-key K-minimum-values sketches of distinct target hashes (exact below K per key)."""
 
-    def __init__(self, key: str, k: int = DISTINCT_SKETCH_K):
+    def __init__(self, key: str, k: int = DISTINCT_SKETCH_K, min_rows: int | None = None):
         self.key = key
         self.k = k
+        self.min_rows = min_rows
         self.frames: list = []
         self.rows = 0
         self.compacted_rows = 0
@@ -261,7 +265,7 @@ class _Sketch:
         self.frames.append(pairs)
         self.rows += pairs.height
         self.dirty = True
-        if self.rows > max(_COMPACT_ROWS, _GROWTH * self.compacted_rows):
+        if self.rows > max(self.min_rows or _COMPACT_ROWS, _GROWTH * self.compacted_rows):
             self.compact()
 
     def compact(self) -> None:
@@ -425,7 +429,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     per_min = _Partial(["minute"], {"requests": "sum", "limited": "sum"})
     after_ip = _Partial(["ip_h"], {"after_limited": "sum"})
     after_ua = _Partial(["ua_h"], {"after_limited": "sum"})
-    ip_sketch = _Sketch("ip_h")
+    ip_sketch = _Sharded(["ip_h"], sketch=True)
     ua_sketch = _Sketch("ua_h")
     first_lim_ip = None  # (ip_h, first_limited) of every key limited so far
     first_lim_ua = None
