@@ -494,10 +494,13 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     totals = Totals(lines=stats.lines_read, parsed=stats.parsed, malformed=stats.malformed,
                     filtered_out=stats.filtered_out, first_time=stats.first_time, last_time=stats.last_time)
 
-    ip_tab = ip_part.result()
-    if ip_tab is None:
+    # the per-IP table stays in its shards until the end: by_ip is built shard by shard
+    ip_shards = [f for f in (shard.result() for shard in ip_part.shards) if f is not None and f.height]
+    ip_part.frames = []
+    if not ip_shards:
         return _empty_traffic(classes, class_names, flags, totals, db, prefix_v4, prefix_v6, stats,
                               count_cols)
+    ip_keys = pl.concat([f.select("ip_h", "key") for f in ip_shards])
     ua_tab = ua_part.result()
     ip_ua_tab = ip_ua.result()
     ip_min_tab = ip_min.result()
@@ -516,7 +519,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
 
     def ip_enrichment():
         """(ip_h, prefix, asn, asn_org): one ASN lookup per distinct IP."""
-        keys = ip_tab.select("ip_h", "key")
+        keys = ip_keys
         if db is not None:
             asns, orgs = [], []
             for start in range(0, keys.height, 100_000):  # in slices: a million records at once is ~300 MB
@@ -537,25 +540,27 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         f_rates = pool.submit(_rates, ip_min_tab, "ip_h")
         f_top = pool.submit(_top_ua, ip_ua_tab, "ip_h", ua_tab)
         f_minutes = pool.submit(lambda: (
-            _KeyedMinutes(ip_min_tab, ip_tab.select("ip_h", "key")),
+            _KeyedMinutes(ip_min_tab, ip_keys),
             _KeyedMinutes(ua_min_tab, ua_tab.select("ua_h", "key")),
             per_min.result().select(_minute_dt(), "requests", "limited").sort("minute")))
         enrichment = ip_enrichment()
         ip_sketch_tab = f_ip_sketch.result()
         after_ip_tab = after_ip.result() if after_ip.frames else pl.DataFrame(
             schema={"ip_h": pl.UInt64, **empty_after})
-        by_ip = (ip_tab.lazy()  # one lazy chain: the 1M-row table is materialised once, not per join
-                 .join(estimate_distinct(ip_sketch_tab, "ip_h").lazy(), on="ip_h", how="left")
-                 .join(after_ip_tab.lazy(), on="ip_h", how="left")
-                 .join(f_rates.result().lazy(), on="ip_h", how="left")
-                 .join(f_top.result().lazy(), on="ip_h", how="left")
-                 .join(enrichment.lazy(), on="ip_h", how="left")
-                 .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32))
-                 .collect())
+        side = [estimate_distinct(ip_sketch_tab, "ip_h"), after_ip_tab, f_rates.result(), f_top.result(),
+                enrichment]
+        parts = []
+        while ip_shards:  # one shard at a time, each freed once joined: never two copies of the IP table
+            chain = ip_shards.pop().lazy()
+            for table in side:
+                chain = chain.join(table.lazy(), on="ip_h", how="left")
+            parts.append(chain.with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32)).collect())
+            del chain
+        by_ip = pl.concat(parts, rechunk=False)
+        del parts, side
         membership = by_ip.select("ip_h", "prefix", "asn", "asn_org")  # shares by_ip's columns: no copy
         asn_message = None if db is not None else HOW_TO_GET_A_DATABASE
-        del ip_tab, enrichment
-        ip_part.frames = []  # by_ip holds everything now: let the partial go
+        del enrichment
 
         # ---- by_prefix / by_asn, from IP-level partials
         # one after the other: side by side, their transient tables would add up
