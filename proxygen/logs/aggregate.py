@@ -30,11 +30,13 @@ Column definitions (all tables):
 - `ips` (distinct IPs) in `by_prefix`, `by_asn`, `by_ua`; `asn`, `asn_org`, `prefix` in `by_ip`;
   `family` in `by_ua` (`Googlebot`, `python-requests`, `Chrome`...; see `ua_family`): group `by_ua`
   on it for per-family counts.
+
+Rows are sorted busiest first (`requests` descending). The per-IP partials are kept in four hash
+shards merged on polars' streaming engine, so no merge holds two copies of a million-row table.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
