@@ -16,13 +16,13 @@ DEFAULT_CONFIG = "proxygen.yml"
 
 
 def _settings(config: Optional[Path]):
-    """(Settings or None, CrawlerSettings, Allowlists, log formats) from proxygen.yml, or defaults without one."""
+    """(CrawlerSettings, Allowlists, log formats, blocklists dir) from proxygen.yml, or defaults without one."""
     from proxygen.model.allowlists import Allowlists
     from proxygen.model.crawlers import CrawlerSettings
 
     path = config or (Path(DEFAULT_CONFIG) if Path(DEFAULT_CONFIG).is_file() else None)
     if path is None:
-        return CrawlerSettings(), Allowlists(), {}
+        return CrawlerSettings(), Allowlists(), {}, Path("blocklists")
     from proxygen.errors import ProxygenError
     from proxygen.model.settings import load_settings
 
@@ -30,7 +30,7 @@ def _settings(config: Optional[Path]):
         raise ProxygenError(f"{path}: settings file not found")
     settings = load_settings(path)
     formats = {name: lf.format for name, lf in settings.log_formats.items()}
-    return settings.crawlers, settings.allowlists, formats
+    return settings.crawlers, settings.allowlists, formats, path.parent / settings.blocklists_dir
 
 
 def analyze_cmd(
@@ -48,12 +48,17 @@ def analyze_cmd(
     verify_dns: bool = typer.Option(False, "--verify-dns", help="Confirm good-bot claims missing from the "
                                     "published ranges by forward-confirmed reverse DNS (network)."),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="Findings shown in the table (default 50)."),
+    emit: bool = typer.Option(False, "--emit", help="Merge the proposed rules into blocklists/analyzer.yml "
+                              "(idempotent; allowlisted clients and verified bots are refused)."),
+    blocklists: Optional[Path] = typer.Option(None, "--blocklists", help="Blocklists directory for --emit "
+                                              "(default: blocklists_dir of proxygen.yml, else ./blocklists)."),
+    max_entries: int = typer.Option(10000, "--max-entries", min=1, help="Cap on analyzer entries for --emit."),
 ) -> None:
     """Find abusive crawlers in access logs and explain each finding (exit 0 even with findings)."""
     from proxygen.analyze.run import analyze
     from proxygen.cli.output import console, info, is_terminal
 
-    crawlers, allowlists, formats = _settings(config)
+    crawlers, allowlists, formats, blocklists_dir = _settings(config)
     with _progress(enabled=is_terminal(stderr=True)) as progress:
         analysis = analyze(logs, settings=crawlers, allowlists=allowlists, fmt=fmt, since=since, until=until,
                            nginx_conf=nginx_conf, formats=formats, asn_db=asn_db,
@@ -72,6 +77,21 @@ def analyze_cmd(
         render_table(analysis, console(), top=top or crawlers.top)
         if html is not None:
             info(f"HTML report written to {html}")
+    if emit:
+        _emit(analysis, blocklists or blocklists_dir, allowlists, crawlers, max_entries, quiet=json_out)
+
+
+def _emit(analysis, directory: Path, allowlists, crawlers, cap: int, quiet: bool) -> None:
+    """Merge the analysis' proposed rules into the analyzer's own blocklist file and say what changed."""
+    from proxygen.blocklist.merge import Proposal, merge_proposals
+    from proxygen.cli.output import console
+    from proxygen.signals.good_bots import GoodBotVerifier
+
+    proposals = [Proposal(**p) for p in analysis.proposals()]
+    summary = merge_proposals(directory, proposals, allowlists=allowlists,
+                              good_bots=GoodBotVerifier(crawlers.ranges_dir), cap=cap)
+    for line in summary.lines():
+        console(stderr=quiet).print(line, markup=False)
 
 
 class _progress:
@@ -139,7 +159,7 @@ def update_ranges_cmd(
     from proxygen.signals.datafiles import data_path
     from proxygen.signals.ranges_update import update_ranges
 
-    crawlers, _, _ = _settings(config)
+    crawlers, _, _, _ = _settings(config)
     target = dest or crawlers.ranges_dir or data_path("good_bots")
     results = update_ranges(target, only=only, timeout=timeout)
     for r in results:
