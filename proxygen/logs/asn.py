@@ -12,11 +12,12 @@ from pathlib import Path
 
 from proxygen.errors import UsageError
 
-HOW_TO_GET_A_DATABASE = (
-    "ASN grouping is off: no ASN database given. Pass --asn-db FILE (or set asn_db in proxygen.yml) with a "
+WHERE_TO_GET_A_DATABASE = (
+    "Pass --asn-db FILE (or set asn_db in proxygen.yml) with a "
     "MaxMind-format ASN database: GeoLite2-ASN (free account at maxmind.com), DB-IP ASN Lite "
     "(https://db-ip.com/db/download/ip-to-asn-lite, no account), or IPinfo Lite (https://ipinfo.io/lite)."
 )
+HOW_TO_GET_A_DATABASE = "ASN grouping is off: no ASN database given. " + WHERE_TO_GET_A_DATABASE
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class AsnDb:
         import maxminddb
 
         if not Path(path).is_file():
-            raise UsageError(f"{path}: ASN database not found. {HOW_TO_GET_A_DATABASE.split(': ', 1)[1]}")
+            raise UsageError(f"{path}: ASN database not found. {WHERE_TO_GET_A_DATABASE}")
         try:
             reader = maxminddb.open_database(path)
         except (maxminddb.InvalidDatabaseError, ValueError, OSError) as err:
