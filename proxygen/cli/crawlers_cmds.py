@@ -50,7 +50,7 @@ def analyze_cmd(
     top: Optional[int] = typer.Option(None, "--top", min=1, help="Findings shown in the table (default 50)."),
     emit: bool = typer.Option(False, "--emit", help="Merge the proposed rules into blocklists/analyzer.yml "
                               "(idempotent; allowlisted clients and verified bots are refused)."),
-    blocklists: Optional[Path] = typer.Option(None, "--blocklists", help="Blocklists directory for --emit "
+    blocklists: Optional[Path] = typer.Option(None, "--dir", "-d", help="Blocklists directory for --emit "
                                               "(default: blocklists_dir of proxygen.yml, else ./blocklists)."),
     max_entries: int = typer.Option(10000, "--max-entries", min=1, help="Cap on analyzer entries for --emit."),
 ) -> None:

@@ -14,7 +14,7 @@ MMDB = ROOT / "examples" / "synthetic-asn.mmdb"
 def _emit(blocklists: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "proxygen", "crawlers", "analyze", str(SAMPLE), "--asn-db", str(MMDB),
-         "--emit", "--blocklists", str(blocklists), "--json"],
+         "--emit", "--dir", str(blocklists), "--json"],
         capture_output=True, text=True, cwd=ROOT)
 
 
