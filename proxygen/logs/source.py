@@ -235,6 +235,8 @@ def _split_lines(data: bytes) -> "pl.Series":
 
     import polars as pl
 
+    if not data.strip(b"\r\n"):
+        return pl.Series("line", [], dtype=pl.Utf8)  # only blank lines: polars' reader refuses an empty input
     if b"\x01" in data:
         text = data.decode("utf-8", errors="replace")
         return pl.Series("line", [ln.rstrip("\r") for ln in text.split("\n")], dtype=pl.Utf8)
