@@ -222,8 +222,9 @@ def test_batches_are_consistent_across_chunk_sizes(tmp_path, monkeypatch):
     assert pl.concat(batches).equals(one)
 
 
-def test_file_of_blank_lines_is_read_without_error_and_others_still_count(tmp_path):
-    (tmp_path / "blank.log").write_bytes(b"\n\n\r\n")
-    (tmp_path / "full.log").write_text("\n".join(_lines(3)) + "\n")
-    source, frame = _read([tmp_path / "blank.log", tmp_path / "full.log"], fmt="main")
-    assert frame.height == 3 and source.stats.parsed == 3 and source.stats.malformed == 0
+
+def test_input_of_only_blank_lines_is_read_without_error():
+    source = open_logs(["-"], fmt="main", stdin=io.BytesIO(b"\n"))
+    frames = list(source.batches())
+    assert sum(f.height for f in frames) == 0
+    assert source.stats.parsed == 0 and source.stats.malformed == 0
