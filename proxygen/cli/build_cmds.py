@@ -29,7 +29,7 @@ def build_cmd(
     Everything is rendered and re-checked before anything is written; a failed build
     leaves the previous output untouched. Only files whose content changed are rewritten.
     """
-    from proxygen.cli.output import info
+    from proxygen.cli.output import console, info
     from proxygen.compile.build import build
     from proxygen.compile.output import write_build
     from proxygen.model import load_repository
@@ -37,6 +37,8 @@ def build_cmd(
     repo = load_repository(root)
     result = build(repo, host)
     report = write_build(result, out)
+    for warning in dict.fromkeys(w for h in result.hosts.values() for w in h.warnings):
+        console(stderr=True).print(f"warning: blocklists: {warning}", markup=False)
     if verbose or report.changed <= 20:
         for path in report.written:
             info(f"wrote    {out}/{path}")

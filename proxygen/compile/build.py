@@ -29,6 +29,7 @@ class HostOutput:
     nginx_version: str
     files: dict[str, str] = field(default_factory=dict)  # relative path -> text
     sites: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # blocklist rules not rendered, and why
 
 
 @dataclass
@@ -70,9 +71,46 @@ def build(repo: Repository, host: str | None = None,
     return result
 
 
+def blocklist_data(repo: Repository, settings, now=None):
+    """RenderData for `settings.blocklists_dir`, plus warnings for what cannot be rendered.
+
+    No ASN database is configured for the build, so ASN entries are skipped with a warning instead
+    of failing the build (render_data would refuse them); dry-run throttle zones are skipped too:
+    nginx's limit_req_dry_run applies to a whole location, including the site's own limits.
+    """
+    from dataclasses import replace
+
+    from proxygen.blocklist import load_blocklists
+    from proxygen.blocklist.render import render_data
+
+    blocklist = load_blocklists(repo.root / settings.blocklists_dir)
+    warnings: list[str] = []
+    for f in blocklist.files:
+        asn = [e for e in f.entries if e.key_type == "asn"]
+        warnings.extend(f"{e.rule_id}: ASN entry needs an ASN database, none is configured; not rendered"
+                        for e in asn)
+        f.entries = [e for e in f.entries if e.key_type != "asn"]
+    data = render_data(blocklist, None, now, allowlists=settings.allowlists)
+    dry = [z for z in data.zones if z.dry_run]
+    warnings.extend(f"zone {z.name}: dry_run zones are not rendered (limit_req_dry_run would apply to the "
+                    "site's own limits too)" for z in dry)
+    data = replace(data, zones=[z for z in data.zones if not z.dry_run])
+    clash = sorted({z.name for z in data.zones} & set(settings.rate_limit_zones))
+    if clash:
+        raise ProxygenError(f"{settings.blocklists_dir}: throttle zone(s) {', '.join(clash)} also declared in "
+                            "proxygen.yml rate_limit_zones; rename one (nginx zones share one namespace)")
+    warnings.extend(data.skipped)
+    rules = [g.value for g in data.geo] + [u.value for u in data.ua_exact + data.ua_regex]
+    if not data.zones and all(v == "allow" for v in rules):
+        return None, warnings  # nothing to enforce: the templates render no blocklist section
+    return data, warnings
+
+
 def build_host(repo: Repository, host: Host, settings=None) -> HostOutput:
-    view = HostView(host, settings or repo.settings, repo.sites_of(host))
+    settings = settings or repo.settings
+    view = HostView(host, settings, repo.sites_of(host))
     out = HostOutput(host.name, host.nginx_version, sites=list(host.sites))
+    bl, out.warnings = blocklist_data(repo, settings)
     version = host.version_tuple()
     problems: list[str] = []
 
@@ -82,12 +120,15 @@ def build_host(repo: Repository, host: Host, settings=None) -> HostOutput:
         problems.extend(str(p) for p in check_directives(tree, f"{host.name}/{path}", version, context))
         out.files[path] = real
 
-    emit("nginx.conf", "nginx.conf.j2", MAIN, h=view)
-    emit("crawler-defence/http.conf", "crawler-defence-http.conf.j2", HTTP, h=view)
-    emit("snippets/crawler-defence.conf", "crawler-defence-server.conf.j2", SERVER, h=view)
+    emit("nginx.conf", "nginx.conf.j2", MAIN, h=view, bl=bl)
+    emit("crawler-defence/http.conf", "crawler-defence-http.conf.j2", HTTP, h=view, bl=bl)
+    emit("snippets/crawler-defence.conf", "crawler-defence-server.conf.j2", SERVER, h=view, bl=bl)
     for site in view.sites:
+        if bl is not None and bl.zones and site.crawler_defence and site.rate_limit_status is not None:
+            raise ProxygenError(f"{repo.site_file(site.name)}: rate_limit_status: the crawler-defence snippet sets "
+                                "limit_req_status 429 for blocklists/ throttles in this server; set it per location")
         try:
-            emit(f"sites/{site.name}.conf", "site.conf.j2", HTTP, h=view, site=site)
+            emit(f"sites/{site.name}.conf", "site.conf.j2", HTTP, h=view, site=site, bl=bl)
         except ProxygenError as err:
             raise type(err)(f"{repo.site_file(site.name)}: {err}") from None
     if problems:
