@@ -11,9 +11,9 @@ the directive table.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
 
 from proxygen.model.values import (AbsPath, Duration, HeaderName, Name, Regex, ServerName, Size, Text, VarText,
                                    Variable)
@@ -135,6 +135,9 @@ def _return_shorthand(value):
     return {"status": value} if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+ReturnOrStatus = Annotated[Return, BeforeValidator(_return_shorthand)]
+
+
 class Redirect(_Strict):
     """Redirect to another URL; `keep_uri` appends the request URI (path and query)."""
 
@@ -151,14 +154,9 @@ class Condition(_Strict):
     not_equals: Text | None = None
     matches: Regex | None = Field(None, description="Case-sensitive regular expression.")
     matches_i: Regex | None = Field(None, description="Case-insensitive regular expression.")
-    return_: Return | None = Field(None, alias="return")
+    return_: ReturnOrStatus | None = Field(None, alias="return")
     rewrite: AbsPath | None = Field(None, description="Serve this URI instead (rewrite ^ URI last).")
     why: Text = Field("", description="For readers of the declaration; never emitted.")
-
-    @field_validator("return_", mode="before")
-    @classmethod
-    def _short(cls, v):
-        return _return_shorthand(v)
 
     @model_validator(mode="after")
     def _exactly_one(self):
@@ -269,15 +267,10 @@ class Location(Options):
     match: Literal["prefix", "exact", "regex", "regex_i", "named"] = "prefix"
     proxy: Proxy | None = None
     static: Static | None = None
-    return_: Return | None = Field(None, alias="return")
+    return_: ReturnOrStatus | None = Field(None, alias="return")
     redirect: Redirect | None = None
     deny: bool = Field(False, description="deny all (403)")
     why: Text = Field("", description="For readers of the declaration; never emitted.")
-
-    @field_validator("return_", mode="before")
-    @classmethod
-    def _short(cls, v):
-        return _return_shorthand(v)
 
     @model_validator(mode="after")
     def _valid(self):
