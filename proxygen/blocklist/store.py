@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from proxygen.atomic import atomic_write  # noqa: F401  (re-exported: blocklist.edit writes through it)
 from proxygen.blocklist import yamlpos
 from proxygen.blocklist.entry import Entry, EntryValueError, ThrottleZone, make_entry, make_zone
 from proxygen.errors import DeclarationError, Position, Problem
@@ -158,23 +158,3 @@ def load_blocklists(directory: str | os.PathLike) -> Blocklist:
         raise DeclarationError(problems)
     check_references(blocklist)
     return blocklist
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write `text` to `path` so readers see the old file or the new one, never half of either."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -125,23 +125,15 @@ class _progress:
 
 def _write_report(path: Path, text: str) -> None:
     """Write atomically: a report is complete or absent, never half-written."""
-    import os
-    import tempfile
-
+    from proxygen.atomic import atomic_write
     from proxygen.errors import ProxygenError
 
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise ProxygenError(f"{path}: directory {parent} does not exist; nothing written")
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        atomic_write(path, text)
     except OSError as err:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         raise ProxygenError(f"{path}: cannot write the report: {err.strerror or err}") from None
 
 

@@ -8,13 +8,12 @@ itself never touches the network for ranges: it reads these files, so it works o
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from proxygen.atomic import atomic_write
 from proxygen.errors import ProxygenError
 from proxygen.signals.good_bots import parse_ranges, registry
 
@@ -71,7 +70,7 @@ def update_ranges(dest: Path, *, only: list[str] | None = None, timeout: float =
                "retrieved": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "prefixes": doc["prefixes"]}
         try:
-            _write_atomic(dest / bot.ranges_file, json.dumps(out, indent=1) + "\n")
+            atomic_write(dest / bot.ranges_file, json.dumps(out, indent=1) + "\n")
         except OSError as err:
             results.append(UpdateResult(bot.name, url, False, f"{dest / bot.ranges_file}: cannot write: "
                                                               f"{err.strerror or err}"))
@@ -79,14 +78,3 @@ def update_ranges(dest: Path, *, only: list[str] | None = None, timeout: float =
         results.append(UpdateResult(bot.name, url, True,
                                     f"{len(ranges.networks)} prefixes, creationTime {doc.get('creationTime')}"))
     return results
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
