@@ -74,9 +74,9 @@ def build(repo: Repository, host: str | None = None,
 def blocklist_data(repo: Repository, settings, now=None):
     """RenderData for `settings.blocklists_dir`, plus warnings for what cannot be rendered.
 
-    No ASN database is configured for the build, so ASN entries are skipped with a warning instead
-    of failing the build (render_data would refuse them); dry-run throttle zones are skipped too:
-    nginx's limit_req_dry_run applies to a whole location, including the site's own limits.
+    ASN entries are expanded into their networks from `crawlers.asn_db` (relative to the repository);
+    without one they are skipped with a warning instead of failing the build. Dry-run throttle zones are
+    skipped too: nginx's limit_req_dry_run applies to a whole location, including the site's own limits.
     """
     from dataclasses import replace
 
@@ -85,12 +85,28 @@ def blocklist_data(repo: Repository, settings, now=None):
 
     blocklist = load_blocklists(repo.root / settings.blocklists_dir)
     warnings: list[str] = []
-    for f in blocklist.files:
-        asn = [e for e in f.entries if e.key_type == "asn"]
-        warnings.extend(f"{e.rule_id}: ASN entry needs an ASN database, none is configured; not rendered"
-                        for e in asn)
-        f.entries = [e for e in f.entries if e.key_type != "asn"]
-    data = render_data(blocklist, None, now, allowlists=settings.allowlists)
+    asn_path = settings.crawlers.asn_db
+    reader = None
+    if asn_path is not None and any(e.key_type == "asn" for f in blocklist.files for e in f.entries):
+        import maxminddb
+
+        path = asn_path if asn_path.is_absolute() else repo.root / asn_path
+        try:
+            reader = maxminddb.open_database(str(path))
+        except (OSError, ValueError) as err:
+            raise ProxygenError(f"proxygen.yml: crawlers.asn_db: cannot open {path} for the blocklist's ASN "
+                                f"entries: {getattr(err, 'strerror', None) or err}; nothing written") from None
+    if reader is None:
+        for f in blocklist.files:
+            asn = [e for e in f.entries if e.key_type == "asn"]
+            warnings.extend(f"{e.rule_id}: ASN entry needs an ASN database (crawlers.asn_db in proxygen.yml), "
+                            "none is configured; not rendered" for e in asn)
+            f.entries = [e for e in f.entries if e.key_type != "asn"]
+    try:
+        data = render_data(blocklist, reader, now, allowlists=settings.allowlists)
+    finally:
+        if reader is not None:
+            reader.close()
     dry = [z for z in data.zones if z.dry_run]
     warnings.extend(f"zone {z.name}: dry_run zones are not rendered (limit_req_dry_run would apply to the "
                     "site's own limits too)" for z in dry)

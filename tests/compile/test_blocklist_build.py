@@ -111,3 +111,41 @@ def test_throttle_zone_named_like_a_rate_limit_zone_is_a_clear_error(tmp_path):
     (tmp_path / "blocklists" / "manual.yml").write_text(BLOCKLIST)
     with pytest.raises(ProxygenError, match=r"crawl also declared in proxygen.yml rate_limit_zones"):
         build(load_repository(tmp_path), "edge")
+
+
+ASN_BLOCKLIST = """\
+entries:
+  - asn: 136907
+    action: block
+    status: 403
+    reason: "distributed crawl from one cloud ASN"
+    created: 2026-11-01
+"""
+
+
+def _asn_repo(tmp_path, asn_db):
+    from pathlib import Path
+
+    from .conftest import SETTINGS
+
+    settings = copy.deepcopy(SETTINGS)
+    settings.setdefault("crawlers", {})["asn_db"] = asn_db
+    write_repo(tmp_path, settings=settings)
+    shutil.copy(Path(__file__).resolve().parents[2] / "examples" / "synthetic-asn.mmdb", tmp_path / "asn.mmdb")
+    (tmp_path / "blocklists").mkdir()
+    (tmp_path / "blocklists" / "manual.yml").write_text(ASN_BLOCKLIST)
+    return load_repository(tmp_path)
+
+
+def test_asn_entry_is_expanded_from_the_configured_database(tmp_path):
+    edge = build(_asn_repo(tmp_path, "asn.mmdb"), "edge").hosts["edge"]
+    http = edge.files["crawler-defence/http.conf"]
+    assert "124.243.128.0/18" in http and "159.138.0.0/16" in http
+    assert not any("ASN" in w for w in edge.warnings)
+
+
+def test_configured_but_missing_asn_database_is_a_clear_error(tmp_path):
+    from proxygen.errors import ProxygenError
+
+    with pytest.raises(ProxygenError, match=r"crawlers.asn_db: cannot open .*missing.mmdb"):
+        build(_asn_repo(tmp_path, "missing.mmdb"), "edge")
