@@ -11,8 +11,6 @@ from typing import Optional
 
 import typer
 
-DEFAULT_CONFIG = "proxygen.yml"
-
 _DIR = typer.Option(None, "--dir", "-d", help="The blocklists directory (default: blocklists_dir from "
                     "proxygen.yml, else ./blocklists).")
 _CONFIG = typer.Option(None, "--config", "-c", help="proxygen.yml (default: ./proxygen.yml if present): "
@@ -21,16 +19,11 @@ _CONFIG = typer.Option(None, "--config", "-c", help="proxygen.yml (default: ./pr
 
 def _context(directory: Optional[Path], config: Optional[Path]):
     """(blocklists directory, Allowlists or None) from the options and proxygen.yml."""
-    from proxygen.errors import ProxygenError
+    from proxygen.cli.config import load_optional_settings
 
-    path = config or (Path(DEFAULT_CONFIG) if Path(DEFAULT_CONFIG).is_file() else None)
+    settings, path = load_optional_settings(config)
     allowlists, blocklists_dir = None, Path("blocklists")
-    if path is not None:
-        if not path.is_file():
-            raise ProxygenError(f"{path}: settings file not found")
-        from proxygen.model.settings import load_settings
-
-        settings = load_settings(path)
+    if settings is not None:
         allowlists = settings.allowlists
         blocklists_dir = path.parent / settings.blocklists_dir
     return (directory or blocklists_dir), allowlists

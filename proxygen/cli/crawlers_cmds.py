@@ -12,23 +12,16 @@ from typing import Optional
 
 import typer
 
-DEFAULT_CONFIG = "proxygen.yml"
-
-
 def _settings(config: Optional[Path]):
     """(CrawlerSettings, Allowlists, log formats, blocklists dir) from proxygen.yml, or defaults without one."""
     from proxygen.model.allowlists import Allowlists
     from proxygen.model.crawlers import CrawlerSettings
 
-    path = config or (Path(DEFAULT_CONFIG) if Path(DEFAULT_CONFIG).is_file() else None)
-    if path is None:
-        return CrawlerSettings(), Allowlists(), {}, Path("blocklists")
-    from proxygen.errors import ProxygenError
-    from proxygen.model.settings import load_settings
+    from proxygen.cli.config import load_optional_settings
 
-    if not path.is_file():
-        raise ProxygenError(f"{path}: settings file not found")
-    settings = load_settings(path)
+    settings, path = load_optional_settings(config)
+    if settings is None:
+        return CrawlerSettings(), Allowlists(), {}, Path("blocklists")
     formats = {name: lf.format for name, lf in settings.log_formats.items()}
     return settings.crawlers, settings.allowlists, formats, path.parent / settings.blocklists_dir
 

@@ -13,20 +13,14 @@ from typing import Optional
 
 import typer
 
-DEFAULT_CONFIG = "proxygen.yml"
-
 
 def _formats(config: Optional[Path]) -> dict[str, str]:
     """log_formats from proxygen.yml (the given one, else ./proxygen.yml if present)."""
-    path = config or (Path(DEFAULT_CONFIG) if Path(DEFAULT_CONFIG).is_file() else None)
-    if path is None:
-        return {}
-    from proxygen.errors import ProxygenError
-    from proxygen.model.settings import load_settings
+    from proxygen.cli.config import load_optional_settings
 
-    if not path.is_file():
-        raise ProxygenError(f"{path}: settings file not found")
-    settings = load_settings(path)
+    settings, _ = load_optional_settings(config)
+    if settings is None:
+        return {}
     return {name: lf.format for name, lf in settings.log_formats.items()}
 
 

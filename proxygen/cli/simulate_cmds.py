@@ -10,8 +10,6 @@ from typing import Optional
 
 import typer
 
-DEFAULT_CONFIG = "proxygen.yml"
-
 
 def simulate_cmd(
     logs: list[str] = typer.Argument(..., help="Access logs: files, rotated .gz files, globs, or - for stdin."),
@@ -37,9 +35,9 @@ def simulate_cmd(
     from proxygen.simulate.engine import OUTCOMES
     from proxygen.simulate.run import simulate_logs
 
-    if config is None and Path(DEFAULT_CONFIG).is_file():
-        config = Path(DEFAULT_CONFIG)
-    result = simulate_logs(logs, config=config, site=site, blocklists_dir=directory, fmt=fmt, since=since,
+    from proxygen.cli.config import settings_path
+
+    result = simulate_logs(logs, config=settings_path(config), site=site, blocklists_dir=directory, fmt=fmt, since=since,
                            until=until, asn_db=asn_db)
     report = result.report
     totals = report.totals
