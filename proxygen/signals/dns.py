@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
@@ -83,11 +82,9 @@ class DnsVerifier:
         return None
 
     def _save(self) -> None:
+        from proxygen.atomic import atomic_write
+
         try:
-            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.cache_path.parent, prefix=".rdns-")
-            with os.fdopen(fd, "w") as fh:
-                json.dump(self.cache, fh)
-            os.replace(tmp, self.cache_path)
+            atomic_write(self.cache_path, json.dumps(self.cache))
         except OSError:
             pass  # a cache that cannot be written only costs time
