@@ -75,6 +75,8 @@ class ZoneData:
 class AsnDatabaseInfo:
     path: str
     build_date: str                 # ISO date from the database metadata, recorded in a comment
+    database_type: str = ""         # e.g. "GeoLite2-ASN"
+    expanded: list[tuple[str, int]] = field(default_factory=list)  # (ASN rule id, networks found)
 
 
 @dataclass
@@ -139,12 +141,14 @@ def _v4_from_v6(network):
     return None
 
 
-def _asn_info(asn_db) -> AsnDatabaseInfo | None:
+def _asn_info(asn_db, path: str | None = None) -> AsnDatabaseInfo | None:
     if asn_db is None or isinstance(asn_db, dict):
         return None
     meta = asn_db.metadata()
     built = datetime.fromtimestamp(meta.build_epoch, tz=timezone.utc).date().isoformat()
-    return AsnDatabaseInfo(path=getattr(asn_db, "_filename", "") or meta.database_type, build_date=built)
+    kind = str(meta.database_type or "")
+    return AsnDatabaseInfo(path=path or getattr(asn_db, "_filename", "") or kind, build_date=built,
+                           database_type=kind)
 
 
 def net_key(net) -> tuple[int, int, int]:
@@ -382,15 +386,15 @@ def map_hash_sizes(exact: list[UaEntry]) -> tuple[int, int]:
 
 
 def render_data(blocklist: Blocklist, asn_db=None, now: datetime | None = None, *, allowlists=None,
-                good_bots=None) -> RenderData:
+                good_bots=None, asn_db_path: str | None = None) -> RenderData:
     """The geo/map/zone data the build renders for `blocklist` at time `now` (expired entries excluded).
 
-    `asn_db` is an open maxminddb Reader (or {asn: [cidr, ...]} in tests); `allowlists` the settings'
-    Allowlists; `good_bots` a GoodBotVerifier (or a list of networks) whose search-bot ranges are
-    never touched.
+    `asn_db` is an open maxminddb Reader (or {asn: [cidr, ...]} in tests), `asn_db_path` its path as
+    configured (recorded with its build date); `allowlists` the settings' Allowlists; `good_bots` a
+    GoodBotVerifier (or a list of networks) whose search-bot ranges are never touched.
     """
     now = now or datetime.now(timezone.utc)
-    data = RenderData(asn_database=_asn_info(asn_db))
+    data = RenderData(asn_database=_asn_info(asn_db, asn_db_path))
     zones = blocklist.zones
     active = []
     for entry in blocklist.entries:
@@ -411,6 +415,8 @@ def render_data(blocklist: Blocklist, asn_db=None, now: datetime | None = None, 
             nets = [net_key(entry.key)]
         elif entry.key_type == "asn":
             nets = index.get(int(entry.key), [])
+            if data.asn_database is not None:
+                data.asn_database.expanded.append((entry.rule_id, len(nets)))
             if not nets:
                 data.skipped.append(f"{entry.rule_id}: no networks in the ASN database; not rendered")
         else:

@@ -103,7 +103,8 @@ def blocklist_data(repo: Repository, settings, now=None):
                             "none is configured; not rendered" for e in asn)
             f.entries = [e for e in f.entries if e.key_type != "asn"]
     try:
-        data = render_data(blocklist, reader, now, allowlists=settings.allowlists)
+        data = render_data(blocklist, reader, now, allowlists=settings.allowlists,
+                           asn_db_path=str(asn_path) if asn_path is not None else None)
     finally:
         if reader is not None:
             reader.close()

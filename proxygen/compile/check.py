@@ -4,7 +4,8 @@
    lexed with crossplane. They must have the same directives, arguments and blocks,
    and every placeholder must come back as exactly one argument equal to its value
    (after nginx's own unescaping). A value can therefore never add, remove or
-   reshape a directive, nor reach a comment.
+   reshape a directive, nor reach a comment. Comments must match too: text printed
+   through the comment filter must stay inside the comment it was printed in.
 2. Directive table: every directive is known, in an allowed context, with an allowed
    number of arguments, and exists in the host's target nginx version. Bodies of
    map/geo/types are data and are not checked as directives.
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 
 from proxygen.compile.directives import DATA_BLOCKS, DIRECTIVES, HTTP, IF, MAIN, UPSTREAM
 from proxygen.compile.quote import unquote_token
-from proxygen.compile.render import PLACEHOLDER, Funnel, TemplateBug
+from proxygen.compile.render import COMMENT_PLACEHOLDER, PLACEHOLDER, Funnel, TemplateBug
 from proxygen.errors import ProxygenError
 
 
@@ -85,9 +86,15 @@ def check_structure(filename: str, real: str, shadow: str, funnel: Funnel) -> li
     for comment in comments:
         if PLACEHOLDER.search(comment):
             raise TemplateBug(f"{filename}: a template put a value inside a comment: {comment!r}")
-    actual = parse(real, filename)
+    real_comments: list[str] = []
+    actual = parse(real, filename, real_comments)
     _resolve(intended, funnel, filename)
     _compare(intended, actual, filename)
+    wanted_comments = [funnel.comment_real_text(c) for c in comments]
+    if real_comments != wanted_comments:
+        wrong = next((f"{w!r} became {r!r}" for w, r in zip(wanted_comments, real_comments) if w != r),
+                     f"{len(wanted_comments)} comments expected, {len(real_comments)} found")
+        raise CheckError(f"{filename}: a comment changed: {wrong}")
     return actual
 
 
@@ -100,6 +107,8 @@ def _resolve(nodes: list[Node], funnel: Funnel, filename: str) -> None:
 
 
 def _value(word: str, funnel: Funnel, filename: str, line: int) -> str:
+    if COMMENT_PLACEHOLDER.search(word):
+        raise TemplateBug(f"{filename}:{line}: comment text (the qc filter) printed outside a comment in {word!r}")
     m = PLACEHOLDER.fullmatch(word)
     if m:
         return funnel.values[int(m.group(1))][0]

@@ -11,13 +11,19 @@
   (`\\n`, `\\r`, `\\t`) all arrive as the literal text;
 - `$` is accepted only when the caller says the field expands variables (or is a regex).
 
-Templates never call this directly: they use the `q`, `qv` and `qr` filters of
+`comment_text()` is the funnel for text printed inside a `#` comment (e.g. the ASN database's
+build date): nginx ends a comment only at a newline, so the text must be one line with no control
+or invisible formatting characters (a bidi override would make the file read differently than
+nginx reads it).
+
+Templates never call these directly: they use the `q`, `qv`, `qr` and `qc` filters of
 proxygen.compile.render, which also record each value for the structural re-check.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from proxygen.errors import ProxygenError
 from proxygen.model.values import control_character
@@ -65,6 +71,25 @@ def quote(value: object, *, variables: bool = False, regex: bool = False) -> str
     if text and (_BARE_WITH_VARS if (variables or regex) else _BARE).match(text):
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+COMMENT_MAX = 200
+
+
+def comment_text(value: object) -> str:
+    """Return `value` as text that stays inside one `#` comment line; raise QuoteError otherwise."""
+    if isinstance(value, bool) or value is None:
+        raise QuoteError(f"cannot write {value!r} in a comment")
+    text = str(value)
+    ch = control_character(text)
+    if ch is None:
+        # Format (Cf: bidi overrides, zero-width), separator (Zl, Zp) and surrogate characters.
+        ch = next((c for c in text if unicodedata.category(c) in ("Cf", "Zl", "Zp", "Cs")), None)
+    if ch is not None:
+        raise QuoteError(f"{text!r}: a comment cannot contain U+{ord(ch):04X} (a control or formatting character)")
+    if len(text) > COMMENT_MAX:
+        raise QuoteError(f"{text[:40]!r}...: a comment is limited to {COMMENT_MAX} characters")
+    return text
 
 
 def unquote_token(token: str, quoted: bool) -> str:

@@ -2,7 +2,7 @@
 
 Every `{{ expression }}` goes through the environment's `finalize`, which accepts
 only ints and `Quoted` text produced by the quote filters (`q` literal text,
-`qv` text with $variables, `qr` regular expressions) or by macros (whose bodies
+`qv` text with $variables, `qr` regular expressions, `qc` text inside a `#` comment) or by macros (whose bodies
 were finalized piece by piece). Forgetting a filter fails the build instead of
 injecting config, and so does gluing raw text to quoted text (`~`, `+`, `join`,
 `replace`, `safe`...): every such operation yields something that is not `Quoted`.
@@ -10,7 +10,8 @@ injecting config, and so does gluing raw text to quoted text (`~`, `+`, `join`,
 Each file is rendered once in "shadow" form, where each quoted value is a unique
 placeholder token; the real text is that shadow with the placeholders replaced by
 the quoted values. The re-check parses both and demands the same structure, with
-each placeholder standing for exactly its value.
+each placeholder standing for exactly its value, and the same comments, with each
+comment placeholder standing for exactly its text.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from proxygen.compile.quote import QuoteError, Quoted, quote
+from proxygen.compile.quote import QuoteError, Quoted, comment_text, quote
 from proxygen.errors import ProxygenError
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
 PLACEHOLDER = re.compile(r"__pgq([0-9]+)__")
+COMMENT_PLACEHOLDER = re.compile(r"__pgc([0-9]+)__")
+_ANY_PLACEHOLDER = re.compile(r"__pg([qc])([0-9]+)__")
 
 
 class TemplateBug(ProxygenError):
@@ -35,6 +38,7 @@ class Funnel:
     """Collects the values quoted while rendering one file."""
 
     values: list[tuple[str, str]] = field(default_factory=list)  # (value, quoted token)
+    comments: list[str] = field(default_factory=list)             # text printed inside comments
     context: str = ""
 
     def put(self, value: object, *, variables: bool = False, regex: bool = False) -> Quoted:
@@ -46,8 +50,26 @@ class Funnel:
         self.values.append((str(value), token))
         return Quoted(f"__pgq{len(self.values) - 1}__")
 
+    def put_comment(self, value: object) -> Quoted:
+        try:
+            text = comment_text(value)
+        except QuoteError as err:
+            where = f" ({self.context})" if self.context else ""
+            raise QuoteError(f"{err}{where}") from None
+        self.comments.append(text)
+        return Quoted(f"__pgc{len(self.comments) - 1}__")
+
     def real_text(self, shadow: str) -> str:
-        return PLACEHOLDER.sub(lambda m: self.values[int(m.group(1))][1], shadow)
+        # One pass: text put in place of a placeholder is never scanned again.
+        return _ANY_PLACEHOLDER.sub(self._replacement, shadow)
+
+    def comment_real_text(self, shadow_comment: str) -> str:
+        return COMMENT_PLACEHOLDER.sub(lambda m: self.comments[int(m.group(1))], shadow_comment)
+
+    def _replacement(self, m: re.Match) -> str:
+        if m.group(1) == "q":
+            return self.values[int(m.group(2))][1]
+        return self.comments[int(m.group(2))]
 
 
 _current: list[Funnel] = []
@@ -124,6 +146,7 @@ def environment(templates_dir: Path | None = None):
     env.filters["q"] = lambda v: _funnel().put(v)
     env.filters["qv"] = lambda v: _funnel().put(v, variables=True)
     env.filters["qr"] = lambda v: _funnel().put(v, regex=True)
+    env.filters["qc"] = lambda v: _funnel().put_comment(v)
     env.filters["onoff"] = _onoff
     env.filters["chomp"] = _chomp
     from proxygen.compile.view import template_globals
