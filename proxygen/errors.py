@@ -34,6 +34,7 @@ class Problem:
     position: Position
     field: str
     message: str
+    code: str = ""  # the lint rule that names this kind of problem (e.g. PX101); empty for plain validation
 
     def __str__(self) -> str:
         field = f" {self.field}:" if self.field else ""

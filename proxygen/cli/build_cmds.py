@@ -49,59 +49,87 @@ def build_cmd(
 
 
 def lint_cmd(
-    host: Optional[str] = typer.Option(None, "--host", help="Check only this host."),
+    host: Optional[str] = typer.Option(None, "--host", help="Build and nginx-test only this host (rules still "
+                                                              "see every site)."),
     nginx: bool = typer.Option(False, "--nginx", help="Also run the real `nginx -t` on each host, in a sandbox."),
     nginx_binary: Optional[str] = typer.Option(None, "--nginx-binary", help="nginx to run (default: from PATH)."),
     root: Path = typer.Option(Path("."), "--root", help=ROOT_HELP),
+    fmt: str = typer.Option("text", "--format", "-f", help="text, json, sarif (GitHub code scanning) or github "
+                                                            "(workflow annotations)."),
+    fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 when a finding is at least this severe: "
+                                                           "error, warning or info."),
+    base: Optional[str] = typer.Option(None, "--base", help="Report only findings that are new since this git "
+                                                            "revision (e.g. origin/main); rules still see everything."),
+    explain: Optional[str] = typer.Option(None, "--explain", help="Print what a rule checks and how to fix it "
+                                                                  "(e.g. PX201), or `all` to list every rule."),
 ) -> None:
-    """Validate every declaration, build in memory and re-check (the CI entry point).
+    """Check declarations and the config they generate (the CI and pull-request entry point).
 
-    Exit 0 when clean, 1 when problems were found, 2 on a usage error. With --nginx the
-    config is rendered for the installed nginx's version and checked with `nginx -t`.
+    Every finding has a rule code (`--explain CODE`), a severity and the file:line of the declaration
+    that causes it. Exit 0 when nothing reaches --fail-on, 1 otherwise, 2 on a usage error.
     """
-    from proxygen.cli.output import error, info
-    from proxygen.compile.lint import lint
+    from proxygen.cli.output import info
+    from proxygen.errors import UsageError
+    from proxygen.lint import CODES, RULES, lint
+    from proxygen.lint.formats import FORMATS, render, summary
+    from proxygen.lint.rule import SEVERITIES
 
-    report = lint(root, host=host, nginx=nginx, nginx_binary=nginx_binary)
-    for note in report.notes:
-        info(note)
-    if not report.ok:
-        for problem in report.problems:
-            error(problem)
+    if explain is not None:
+        typer.echo(_explain(explain, CODES, RULES))
+        return
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if fail_on not in SEVERITIES:
+        raise UsageError(f"--fail-on {fail_on!r}: use one of error, warning, info")
+    report = lint(root, host=host, nginx=nginx, nginx_binary=nginx_binary, base=base)
+    output = render(report, fmt)
+    if output:
+        typer.echo(output)
+    if fmt == "text":
+        for note in report.notes:
+            info(note)
+        info(summary(report))
+    if report.at_least(fail_on):
         raise typer.Exit(1)
-    info(f"ok: {report.hosts} host(s), {report.sites} site(s), {report.files} file(s) checked")
+
+
+def _explain(code: str, codes, rules) -> str:
+    from proxygen.errors import UsageError
+
+    if code.lower() == "all":
+        return "\n".join(f"{r.code}  {r.severity:<7}  {r.name}: {r.summary}" for r in rules)
+    r = codes.get(code.upper())
+    if r is None:
+        raise UsageError(f"--explain {code!r}: no such rule (`proxygen lint --explain all` lists them)")
+    where = "enforced while loading declarations" if r.check is None and r.code not in ("PX000", "PX002", "PX003") \
+        else "lint rule"
+    import textwrap
+
+    body = "\n\n".join(textwrap.fill(" ".join(p.split()), 100) for p in r.doc.split("\n\n"))
+    return (f"{r.code} {r.name} ({r.severity}, {where})\n{r.summary}\n\n{body}\n\n"
+            f"Accept a justified exception in the declaration:\n"
+            f"  lint_ignore:\n    - rule: {r.code}\n      reason: why this is safe here")
 
 
 def diff_cmd(
     host: Optional[str] = typer.Option(None, "--host", help="Compare only this host."),
     out: Path = typer.Option(Path("build"), "--out", help="The output directory to compare with."),
+    base: Optional[str] = typer.Option(None, "--base", help="Compare with the config the declarations at this git "
+                                                            "revision generate (e.g. origin/main) instead of OUT."),
     root: Path = typer.Option(Path("."), "--root", help=ROOT_HELP),
 ) -> None:
-    """Show what `proxygen build` would change in OUT, as a unified diff (exit 1 if anything differs)."""
-    import difflib
+    """Show, per host, what would change in the generated nginx config, as a unified diff (exit 1 if any).
 
+    Without --base: what `proxygen build` would change in OUT. With --base REV: what the change since REV
+    does to production config, rendered by this proxygen on both sides (for pull-request review).
+    """
     from proxygen.cli.output import info
-    from proxygen.compile.build import build
-    from proxygen.model import load_repository
+    from proxygen.compile.diff import diff_against_base, diff_against_output
 
-    from proxygen.compile.output import read_manifest
-
-    result = build(load_repository(root), host)
-    changed = 0
-    for host_name, host_out in sorted(result.hosts.items()):
-        for rel in sorted(read_manifest(out / host_name) - set(host_out.files)):
-            if (out / host_name / rel).is_file():
-                changed += 1
-                info(f"removed: {host_name}/{rel}")
-        for rel, text in sorted(host_out.files.items()):
-            target = out / host_name / rel
-            old = target.read_text(encoding="utf-8") if target.is_file() else ""
-            if old != text:
-                changed += 1
-                for line in difflib.unified_diff(old.splitlines(), text.splitlines(), f"a/{host_name}/{rel}",
-                                                 f"b/{host_name}/{rel}", lineterm=""):
-                    info(line)
-    if changed:
+    lines = diff_against_base(root, base, host) if base is not None else diff_against_output(root, out, host)
+    for line in lines:
+        info(line)
+    if lines:
         raise typer.Exit(1)
     info("no changes")
 

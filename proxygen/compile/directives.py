@@ -67,6 +67,7 @@ DIRECTIVES: dict[str, Spec] = {
     "server_name": _any({SERVER}),
     "http2": _s({HTTP, SERVER}, 1, since=(1, 25, 1)),
     "sendfile": _s(SRV_LOC_IF, 1),
+    "sendfile_max_chunk": _s(SRV_LOC, 1),
     "tcp_nopush": _s(SRV_LOC, 1),
     "tcp_nodelay": _s(SRV_LOC, 1),
     "types_hash_max_size": _s(SRV_LOC, 1),

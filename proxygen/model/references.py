@@ -122,7 +122,8 @@ def _site(repo, name: str) -> list[Problem]:
         if loc.match == "exact" and loc.path in generated:
             out.append(_p(repo, src, ("locations", i, "path"),
                           f"= {loc.path} is already generated for error_pages/pages; remove one"))
-        if (loc.match == "prefix" and loc.path == "/.well-known/acme-challenge/" and site.tls is not None
+        if (loc.match in ("prefix", "prefix_priority") and loc.path == "/.well-known/acme-challenge/"
+                and site.tls is not None
                 and site.tls.acme_challenge and not site.tls.redirect_http):
             out.append(_p(repo, src, ("locations", i, "path"),
                           "the ACME challenge location is generated (tls.acme_challenge: false to declare your own)"))

@@ -264,7 +264,10 @@ class Location(Options):
     """A location: a path, how it matches, and one action."""
 
     path: str = Field(min_length=1)
-    match: Literal["prefix", "exact", "regex", "regex_i", "named"] = "prefix"
+    match: Literal["prefix", "prefix_priority", "exact", "regex", "regex_i", "named"] = Field(
+        "prefix", description="prefix; prefix_priority (nginx ^~: when it is the longest matching prefix, regex "
+                              "locations are not tried, so every subpath stays here); exact (=); regex (~); "
+                              "regex_i (~*); named (@name).")
     proxy: Proxy | None = None
     static: Static | None = None
     return_: ReturnOrStatus | None = Field(None, alias="return")
@@ -283,7 +286,7 @@ class Location(Options):
             raise ValueError("set exactly one action: proxy, static, return, redirect or deny")
         if control_character(self.path):
             raise ValueError("path contains a control character")
-        if self.match in ("prefix", "exact"):
+        if self.match in ("prefix", "prefix_priority", "exact"):
             if not self.path.startswith("/"):
                 raise ValueError(f"a {self.match} path must start with /")
             if "$" in self.path:
@@ -415,7 +418,8 @@ class Site(Options):
             raise ValueError("a redirect-only site has no locations")
         if self.redirect is None and not self.locations:
             raise ValueError("declare locations, or make it a redirect-only site with redirect:")
-        paths = [(loc.match, loc.path) for loc in self.locations]
+        # nginx sees `location /x` and `location ^~ /x` as the same location
+        paths = [("prefix" if loc.match == "prefix_priority" else loc.match, loc.path) for loc in self.locations]
         dup = sorted({f"{m} {p}" for m, p in paths if paths.count((m, p)) > 1})
         if dup:
             raise ValueError(f"location declared twice: {', '.join(dup)}")

@@ -70,7 +70,7 @@ FULL_SITE = {
          "access": {"allow": ["10.0.0.0/8"], "deny": ["all"]}, "proxy": {"upstream": "pool"}},
         {"path": "/old", "match": "exact", "redirect": {"to": "https://new.example.org", "status": 308}},
         {"path": "/gone", "return": {"status": 410, "text": "gone"}},
-        {"path": "/secret", "deny": True},
+        {"path": "/secret", "match": "prefix_priority", "deny": True},
     ],
 }
 

@@ -196,7 +196,7 @@ def test_a_failed_write_leaves_previous_output_untouched(repo_dir, tmp_path, mon
 
 
 def test_lint_api_reports_problems_and_unserved_sites(repo_dir):
-    from proxygen.compile import lint
+    from proxygen.lint import lint
 
     clean = lint(repo_dir)
     assert clean.ok and clean.hosts == 2 and clean.sites == 1

@@ -33,7 +33,8 @@ def test_lint_exit_codes(repo_dir, tmp_path):
     write_repo(repo_dir, sites={"full": site})
     bad = run("lint", "--root", str(repo_dir))
     assert bad.returncode == 1
-    assert "error: sites/full.yml:" in bad.stderr and "unknown rate-limit zone 'nope'" in bad.stderr
+    assert bad.stdout.startswith("sites/full.yml:") and ": PX102 error: " in bad.stdout
+    assert "unknown rate-limit zone 'nope'" in bad.stdout
 
 
 def test_lint_with_nginx_says_which_version_it_rendered_for(repo_dir):
@@ -66,4 +67,4 @@ def test_diff_lists_files_a_build_would_remove(repo_dir, tmp_path):
     settings["hosts"]["edge"]["sites"] = []
     write_repo(repo_dir, settings=settings)
     proc = run("diff", "--root", str(repo_dir), "--out", str(out))
-    assert proc.returncode == 1 and "removed: edge/sites/full.conf" in proc.stdout
+    assert proc.returncode == 1 and "--- a/edge/sites/full.conf\n+++ /dev/null" in proc.stdout

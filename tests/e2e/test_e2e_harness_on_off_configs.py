@@ -58,6 +58,15 @@ def test_database_manager_is_forbidden(nginx):
     )
 
 
+@pytest.mark.parametrize("path", ["/web/database/drop", "/web/database/backup", "/web/database/list",
+                                  "/web/database/manager/web/static/x.js"])
+def test_defect_database_api_reaches_odoo(nginx, path):
+    # only the prefix /web/database/manager is refused: the rest of Odoo's database API is proxied,
+    # and a manager URL that also matches the `~* /web/static/` regex is proxied too
+    r = nginx.request("connect.openfoodfacts.org", path, method="POST")
+    assert r.status == 200 and r.echoed["path"] == path
+
+
 def test_certificate_matches_sni(nginx):
     # verification against the throwaway CA with hostname checking: the SAN must cover the name
     assert nginx.request("connect.openfoodfacts.org", "/").status == 200

@@ -36,11 +36,20 @@ def test_connect_longpolling_uses_the_chat_port(ovh1):
     assert ovh1.request(CONNECT, "/longpolling/poll").echoed["backend"] == "upstream:odoochat#0"
 
 
-def test_connect_database_manager_is_forbidden(ovh1):
+@pytest.mark.parametrize("path", ["/web/database/manager", "/web/database/drop", "/web/database/backup",
+                                  "/web/database/list", "/web/database/manager/web/static/x.js"])
+def test_connect_database_api_is_forbidden(ovh1, path):
+    # fixed: only /web/database/manager was refused; drop/backup/list reached Odoo, and so did a
+    # manager URL matching the /web/static/ regex (^~ stops regex matching)
     before = len(ovh1.config.backend("upstream:odoo").requests)
-    r = ovh1.request(CONNECT, "/web/database/manager")
+    r = ovh1.request(CONNECT, path, method="POST")
     assert r.status == 403 and r.header("X-Echo-Backend") is None
     assert len(ovh1.config.backend("upstream:odoo").requests) == before
+
+
+def test_connect_other_web_routes_still_reach_odoo(ovh1):
+    assert ovh1.request(CONNECT, "/web/login").echoed["backend"] == "upstream:odoo#0"
+    assert ovh1.request(CONNECT, "/web/databasex").echoed["backend"] == "upstream:odoo#0"
 
 
 def test_connect_static_files_get_expires(ovh1):
@@ -342,7 +351,8 @@ def test_annotate_staging_has_its_own_login(ovh1):
 
 def test_connect_test_blocks_the_database_manager(ovh1):
     host = "connect-test.openfoodfacts.org"
-    assert ovh1.request(host, "/web/database/manager").status == 403  # fixed: was reachable
+    for path in ("/web/database/manager", "/web/database/drop", "/web/database/manager/web/static/x.js"):
+        assert ovh1.request(host, path, method="POST").status == 403  # fixed: was reachable
     assert ovh1.request(host, "/longpolling/poll").echoed["backend"] == "upstream:odoochat-staging#0"
     assert ovh1.request(host, "/web").echoed["backend"] == "upstream:odoo-staging#0"
 

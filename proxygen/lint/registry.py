@@ -1,0 +1,42 @@
+"""Every lint rule, in one explicit list (no import magic): adding a rule is adding a line here.
+
+Codes are stable and never reused: PX0xx engine and validation, PX1xx cross-site and
+cross-host consistency, PX2xx security of the generated config.
+"""
+
+from __future__ import annotations
+
+from proxygen.lint.rule import Rule
+from proxygen.lint.rules import (
+    px000_unused_suppression,
+    px001_invalid_declaration,
+    px002_build_failed,
+    px003_nginx_test_failed,
+    px101_server_name_clash,
+    px102_undefined_reference,
+    px103_defined_twice,
+    px104_undefined_variable,
+    px201_host_header_spoofing,
+)
+
+RULES: list[Rule] = [
+    px000_unused_suppression.RULE,
+    px001_invalid_declaration.RULE,
+    px002_build_failed.RULE,
+    px003_nginx_test_failed.RULE,
+    px101_server_name_clash.RULE,
+    px102_undefined_reference.RULE,
+    px103_defined_twice.RULE,
+    px104_undefined_variable.RULE,
+    # cross-site and cross-host (PX1xx)
+    # security (PX2xx)
+    px201_host_header_spoofing.RULE,
+]
+
+CODES: dict[str, Rule] = {r.code: r for r in RULES}
+if len(CODES) != len(RULES):
+    raise RuntimeError("two lint rules share a code")
+
+
+def rule(code: str) -> Rule:
+    return CODES[code]

@@ -1,0 +1,71 @@
+"""Model features for what OFF's vhosts need beyond plain locations: `^~` prefixes, the local
+stub_status listener, shared http-level maps, and directives of the images server."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from proxygen.compile.build import build
+from proxygen.errors import DeclarationError
+from proxygen.model import load_repository
+
+from .conftest import FULL_SITE, SETTINGS, write_repo
+
+
+def errors_of(root) -> str:
+    with pytest.raises(DeclarationError) as info:
+        load_repository(root)
+    return str(info.value)
+
+
+def _site_conf(root, host="edge", site="full") -> str:
+    return build(load_repository(root), host).hosts[host].files[f"sites/{site}.conf"]
+
+
+# --------------------------------------------------------------------------- match: prefix_priority (^~)
+
+def test_prefix_priority_renders_caret_tilde(repo_dir):
+    text = _site_conf(repo_dir)
+    assert "    location ^~ /secret {\n        deny all;\n    }" in text
+
+
+@pytest.mark.parametrize("location,expected", [
+    ({"path": "web/database/", "match": "prefix_priority", "deny": True},
+     "locations[8]: a prefix_priority path must start with /"),
+    ({"path": "/web/$x", "match": "prefix_priority", "deny": True}, "'$' in a prefix or exact path is literal"),
+    ({"path": "/api/", "match": "prefix_priority", "deny": True}, "location declared twice: prefix /api/"),
+    ({"path": "/x", "match": "prefix_first", "deny": True}, "locations[8].match: Input should be"),
+])
+def test_prefix_priority_errors_are_positioned(tmp_path, location, expected):
+    site = copy.deepcopy(FULL_SITE)
+    site["locations"].append(location)
+    write_repo(tmp_path, sites={"full": site})
+    msg = errors_of(tmp_path)
+    assert msg.startswith("sites/full.yml:") and expected in msg, msg
+
+
+def test_shipped_connect_refuses_all_of_the_database_api():
+    from .conftest import REPO
+
+    for site in ("connect", "connect-test"):
+        locations = load_repository(REPO).sites[site].locations
+        db = [loc for loc in locations if loc.path.startswith("/web/database")]
+        assert [(loc.match, loc.path, loc.return_.status) for loc in db] == [("prefix_priority", "/web/database/", 403)]
+
+
+# --------------------------------------------------------------------------- directive table
+
+def test_sendfile_max_chunk_is_accepted_in_a_location(tmp_path):
+    site = copy.deepcopy(FULL_SITE)
+    site["locations"][2]["directives"] = [{"name": "sendfile_max_chunk", "args": ["1m"]}]
+    write_repo(tmp_path, sites={"full": site})
+    assert "        sendfile_max_chunk 1m;\n" in _site_conf(tmp_path)
+
+
+def test_sendfile_max_chunk_takes_one_argument(tmp_path):
+    site = copy.deepcopy(FULL_SITE)
+    site["directives"].append({"name": "sendfile_max_chunk", "args": ["1m", "2m"]})
+    write_repo(tmp_path, sites={"full": site})
+    assert "directives[1]: sendfile_max_chunk takes 1 argument(s), got 2" in errors_of(tmp_path)
