@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from proxygen.model.allowlists import Allowlists
 from proxygen.model.crawlers import CrawlerSettings
+from proxygen.model.lint_settings import LintIgnore, LintSettings
 from proxygen.model.values import (AbsPath, Duration, HeaderName, Name, NginxVersion, Rate, Size, Text,
                                    VarText)
 
@@ -137,6 +138,9 @@ class Settings(_Strict):
     allowlists: Allowlists = Field(default_factory=Allowlists)
     crawlers: CrawlerSettings = Field(default_factory=CrawlerSettings)
     blocklists_dir: str = Field("blocklists", min_length=1, description="Relative to the repository root.")
+    lint: LintSettings = Field(default_factory=LintSettings)
+    lint_ignore: list[LintIgnore] = Field(
+        default_factory=list, description="Accepted lint findings in proxygen.yml, each with a reason.")
 
     @model_validator(mode="before")
     @classmethod

@@ -10,11 +10,13 @@ the directive table.
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
 
+from proxygen.model.lint_settings import LintIgnore
 from proxygen.model.values import (AbsPath, Duration, HeaderName, Name, Regex, ServerName, Size, Text, VarText,
                                    Variable)
 
@@ -212,9 +214,13 @@ class Options(_Strict):
     rate_limits: list[RateLimit] = Field(default_factory=list)
     rate_limit_status: int | None = None
     rate_limit_dry_run: bool | None = None
+    rate_limit_dry_run_since: datetime.date | None = Field(
+        None, description="When dry-run started (YYYY-MM-DD); lint reports dry-runs older than lint.dry_run_max_age_days.")
     cache: Cache | None = None
     rules: list[Condition] = Field(default_factory=list, description="Conditions checked before the location's action.")
     directives: list[Directive] = Field(default_factory=list)
+    lint_ignore: list[LintIgnore] = Field(
+        default_factory=list, description="Accepted lint findings in this block, each with a reason (never emitted).")
 
     @field_validator("rate_limit_status")
     @classmethod
