@@ -76,8 +76,10 @@ def _run(root: Path, host: str | None, today, report: LintReport):
         result = build(repo, host)
     except UsageError:
         raise
+    except DeclarationError as err:  # blocklists/ entries: already positioned
+        return [_from_problem(p, default="PX002") for p in err.problems], repo, None
     except ProxygenError as err:
-        return [_build_failure(rule("PX002"), str(err))], repo, None
+        return [_build_failure(repo, rule("PX002"), str(err))], repo, None
     report.hosts, report.sites, report.files = len(result.hosts), result.site_count, result.file_count
     served = {s for h in repo.settings.hosts.values() for s in h.sites}
     for name in sorted(set(repo.sites) - served):
@@ -112,28 +114,45 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def _from_problem(problem) -> Finding:
+def _from_problem(problem, default: str = "PX001") -> Finding:
     from proxygen.lint.registry import rule
 
-    r = rule(problem.code or "PX001")
+    r = rule(problem.code or default)
     return Finding(r.code, r.name, r.severity, problem.position, problem.field, problem.message,
                    problem.position.file)
 
 
 _LEADING_POSITION = re.compile(r"^([\w./-]+\.(?:yml|conf|yaml))(?::(\d+))?(?::(\d+))?: ")
+_LEADING_FIELD = re.compile(r"^([A-Za-z_][\w.\[\]]*): ")
 
 
-def _build_failure(r: Rule, message: str) -> Finding:
-    """A build error names its file (and often a line) first; keep that as the finding's position."""
+def _build_failure(repo, r: Rule, message: str) -> Finding:
+    """A build error names its file (and often a line, or a field of a declaration) first: that is the position."""
     first, *rest = message.splitlines() or [""]
     m = _LEADING_POSITION.match(first)
+    field = ""
     if m:
         position = Position(m.group(1), int(m.group(2)) if m.group(2) else None,
                             int(m.group(3)) if m.group(3) else None)
-        text = "\n".join([first[m.end():], *rest])
+        first = first[m.end():]
+        f = _LEADING_FIELD.match(first)
+        if position.line is None and f and m.group(1) in repo.documents:
+            field, first = f.group(1), first[f.end():]
+            position = repo.position(m.group(1), _parse_loc(field))
     else:
-        position, text = Position("proxygen.yml"), message
-    return Finding(r.code, r.name, r.severity, position, "", text, position.file)
+        position = Position("proxygen.yml")
+    return Finding(r.code, r.name, r.severity, position, field, "\n".join([first, *rest]), position.file)
+
+
+def _parse_loc(text: str) -> tuple:
+    """`locations[2].proxy` -> ("locations", 2, "proxy"), the inverse of yamlpos.format_loc."""
+    loc: list = []
+    for part in text.split("."):
+        name, *indexes = part.split("[")
+        if name:
+            loc.append(name)
+        loc.extend(int(i.rstrip("]")) for i in indexes if i.rstrip("]").isdigit())
+    return tuple(loc)
 
 
 def _nginx_test(repo, host, binary, report: LintReport) -> list[Finding]:
