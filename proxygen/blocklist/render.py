@@ -20,8 +20,9 @@ The contract (the compiler's templates and `proxygen crawlers simulate` both fol
 * Placement (nginx rules the simulator assumes): a location with any `limit_req` of its own inherits
   none from the server, so the blocklist's `limit_req` lines go into every such location, before the
   site's own; a location answering with `return` never reaches limit_req; `limit_req_dry_run` applies
-  to a whole location, so `dry_run: true` zones can only be honoured where every limit is dry-run
-  (see tests/blocklist/nginx_conf.py for a rendering checked against real nginx).
+  to every limit of a block, so `dry_run: true` zones are only rendered where every limit is dry-run:
+  at server level when all zones are dry-run (`server_zones`), and in locations whose own limits are
+  dry-run (`location_zones`). Enforced zones in a dry-run location run dry there.
 
 Entries are dropped from the output (and listed in `skipped`) when expired, when inside an allowlisted
 network, when inside a broader entry with the same value or a more severe one, or when an exact UA would
@@ -90,10 +91,33 @@ class RenderData:
     map_hash_bucket_size: int = 128
     skipped: list[str] = field(default_factory=list)   # human-readable: what was not rendered and why
     rules: dict[str, Entry] = field(default_factory=dict)  # rule id -> entry (for reports)
+    # The server block's limit_req_dry_run: on only when every zone is dry-run and no site of the host
+    # has limits of its own at server level (the build decides per host; see server_zones).
+    server_dry_run: bool = False
 
     @property
     def geo_count(self) -> int:
         return len(self.geo)
+
+    @property
+    def all_dry_run(self) -> bool:
+        return bool(self.zones) and all(z.dry_run for z in self.zones)
+
+    def server_zones(self) -> list[ZoneData]:
+        """Zones limited in the server block (inherited by every location without limit_req of its own).
+
+        nginx has one limit_req_dry_run per block, covering every limit_req in it: the server block
+        takes the enforced zones, or, when `server_dry_run`, the dry-run ones (then there are no others).
+        """
+        return [z for z in self.zones if z.dry_run == self.server_dry_run]
+
+    def location_zones(self, dry_run: bool) -> list[ZoneData]:
+        """Zones repeated in a location with limit_req of its own, whose limit_req_dry_run is `dry_run`.
+
+        Enforced zones always go in (in a dry-run location they run dry, like the site's own limits);
+        a dry-run zone only where the whole location is dry-run, since anywhere else it would reject.
+        """
+        return [z for z in self.zones if dry_run or not z.dry_run]
 
 
 def _severity(value: str) -> int:

@@ -75,11 +75,9 @@ def blocklist_data(repo: Repository, settings, now=None):
     """RenderData for `settings.blocklists_dir`, plus warnings for what cannot be rendered.
 
     ASN entries are expanded into their networks from `crawlers.asn_db` (relative to the repository);
-    without one they are skipped with a warning instead of failing the build. Dry-run throttle zones are
-    skipped too: nginx's limit_req_dry_run applies to a whole location, including the site's own limits.
+    without one they are skipped with a warning instead of failing the build. Where dry-run throttle
+    zones can be rendered depends on the host's sites: `place_throttles` decides it per host.
     """
-    from dataclasses import replace
-
     from proxygen.blocklist import load_blocklists
     from proxygen.blocklist.render import render_data
 
@@ -108,10 +106,6 @@ def blocklist_data(repo: Repository, settings, now=None):
     finally:
         if reader is not None:
             reader.close()
-    dry = [z for z in data.zones if z.dry_run]
-    warnings.extend(f"zone {z.name}: dry_run zones are not rendered (limit_req_dry_run would apply to the "
-                    "site's own limits too)" for z in dry)
-    data = replace(data, zones=[z for z in data.zones if not z.dry_run])
     clash = sorted({z.name for z in data.zones} & set(settings.rate_limit_zones))
     if clash:
         raise ProxygenError(f"{settings.blocklists_dir}: throttle zone(s) {', '.join(clash)} also declared in "
@@ -123,11 +117,97 @@ def blocklist_data(repo: Repository, settings, now=None):
     return data, warnings
 
 
+SIMULATE_HINT = "replay a log with `proxygen crawlers simulate LOG --site SITE` to see what it would do"
+
+
+def _location_label(repo: Repository, site, loc) -> str:
+    return f"{repo.site_file(site.name)} location {loc.path}"
+
+
+def place_throttles(repo: Repository, bl, sites: list) -> tuple[object, list[str]]:
+    """Decide where the blocklist's throttle zones go on one host; return (data, warnings).
+
+    nginx applies one limit_req_dry_run to every limit_req of a block (a location's own setting, else
+    the server's). The crawler-defence snippet, shared by the host's sites, is dry-run only when every
+    zone is dry-run and no site has limits of its own at server level (they would stop rejecting); a
+    dry-run zone is otherwise only repeated in locations whose own limits are dry-run. Every place a
+    zone does not act as written is a warning; zones used nowhere are not declared.
+    """
+    from dataclasses import replace
+
+    warnings: list[str] = []
+    defended = [s for s in sites if s.crawler_defence]
+    server_level = [s for s in defended if s.rate_limits or s.rate_limit_dry_run is not None]
+    server_dry = bl.all_dry_run and not server_level
+    bl = replace(bl, server_dry_run=server_dry)
+    dry_zones = [z.name for z in bl.zones if z.dry_run]
+    enforced_zones = [z.name for z in bl.zones if not z.dry_run]
+    dry_in: list[str] = []       # dry-run locations with limits of their own: dry-run zones apply there
+    not_dry_in: list[str] = []   # locations with enforced limits of their own: dry-run zones do not
+    for site in defended:
+        if site.rate_limit_dry_run and enforced_zones:
+            warnings.append(f"{repo.site_file(site.name)}: rate_limit_dry_run: true at server level also makes "
+                            f"blocklists/ throttle zone(s) {', '.join(enforced_zones)} dry-run in this server")
+        for loc in site.locations:
+            if not loc.rate_limits:
+                continue
+            own = loc.rate_limit_dry_run if loc.rate_limit_dry_run is not None else site.rate_limit_dry_run
+            if own:
+                dry_in.append(_location_label(repo, site, loc))
+                if enforced_zones and loc.rate_limit_dry_run:
+                    warnings.append(f"{_location_label(repo, site, loc)}: rate_limit_dry_run: true also makes "
+                                    f"blocklists/ throttle zone(s) {', '.join(enforced_zones)} dry-run there")
+            else:
+                not_dry_in.append(_location_label(repo, site, loc))
+    for name in dry_zones:
+        if server_dry:
+            if not_dry_in:
+                warnings.append(f"zone {name}: dry_run: not applied in locations whose own limit_req is enforced "
+                                f"(nginx's limit_req_dry_run covers every limit of a location): "
+                                f"{', '.join(not_dry_in)}; {SIMULATE_HINT}")
+            continue
+        why = (f"zone(s) {', '.join(enforced_zones)} are enforced there" if enforced_zones else
+               f"{', '.join(repo.site_file(s.name) for s in server_level)} set rate_limits or rate_limit_dry_run "
+               "at server level")
+        where = f"applied only in dry-run locations: {', '.join(dry_in)}" if dry_in else "not rendered"
+        warnings.append(f"zone {name}: dry_run: not in the crawler-defence server block, since {why} and nginx's "
+                        f"limit_req_dry_run covers every limit of a block; {where}; {SIMULATE_HINT}")
+    if dry_zones and not server_dry and not dry_in:
+        bl = replace(bl, zones=[z for z in bl.zones if not z.dry_run])
+    return bl, warnings
+
+
+def check_tarpit_page(repo: Repository, sites: list) -> None:
+    """A site with crawler defence must answer the tarpit's /stop-crawling.txt itself: without a location
+    for it, a tarpitted request would be proxied to the backend it is meant to spare."""
+    from proxygen.errors import DeclarationError, Problem
+
+    problems = []
+    for site in sites:
+        if not site.crawler_defence or TARPIT_PAGE in site.pages:
+            continue
+        if any(loc.match == "exact" and loc.path == "/" + TARPIT_PAGE and loc.proxy is None for loc in site.locations):
+            continue
+        problems.append(Problem(repo.position(repo.site_file(site.name), ("crawler_defence",)), "crawler_defence",
+                                f"the crawler-defence snippet rewrites tarpitted requests to /{TARPIT_PAGE}, "
+                                f"which this site does not serve (they would reach the backend); add "
+                                f"`pages: [{TARPIT_PAGE}]` (and list it in proxygen.yml pages:)"))
+    if problems:
+        raise DeclarationError(problems)
+
+
+TARPIT_PAGE = "stop-crawling.txt"
+
+
 def build_host(repo: Repository, host: Host, settings=None) -> HostOutput:
     settings = settings or repo.settings
     view = HostView(host, settings, repo.sites_of(host))
     out = HostOutput(host.name, host.nginx_version, sites=list(host.sites))
+    check_tarpit_page(repo, view.sites)
     bl, out.warnings = blocklist_data(repo, settings)
+    if bl is not None and bl.zones:
+        bl, placed = place_throttles(repo, bl, view.sites)
+        out.warnings.extend(placed)
     version = host.version_tuple()
     problems: list[str] = []
 
@@ -139,7 +219,8 @@ def build_host(repo: Repository, host: Host, settings=None) -> HostOutput:
 
     emit("nginx.conf", "nginx.conf.j2", MAIN, h=view, bl=bl)
     emit("crawler-defence/http.conf", "crawler-defence-http.conf.j2", HTTP, h=view, bl=bl)
-    emit("snippets/crawler-defence.conf", "crawler-defence-server.conf.j2", SERVER, h=view, bl=bl)
+    emit("snippets/crawler-defence.conf", "crawler-defence-server.conf.j2", SERVER, h=view, bl=bl,
+         tarpit_page=TARPIT_PAGE)
     for site in view.sites:
         if bl is not None and bl.zones and site.crawler_defence and site.rate_limit_status is not None:
             raise ProxygenError(f"{repo.site_file(site.name)}: rate_limit_status: the crawler-defence snippet sets "
