@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from proxygen.model.allowlists import Allowlists
 from proxygen.model.crawlers import CrawlerSettings
@@ -76,6 +76,14 @@ class LogFormat(_Strict):
     escape: Literal["default", "json", "none"] | None = None
 
 
+def _format_shorthand(value):
+    """`main: '$remote_addr ...'` is short for `main: {format: '$remote_addr ...'}`."""
+    return {"format": value} if isinstance(value, str) else value
+
+
+LogFormatOrText = Annotated[LogFormat, BeforeValidator(_format_shorthand, json_schema_input_type=LogFormat | str)]
+
+
 class RateLimitZone(_Strict):
     """A `limit_req_zone`: requests with the same `key` share a bucket; an empty key is never limited."""
 
@@ -124,7 +132,8 @@ class Settings(_Strict):
     """The whole of proxygen.yml."""
 
     hosts: dict[Name, Host]
-    log_formats: dict[Name, LogFormat] = Field(default_factory=dict)
+    log_formats: dict[Name, LogFormatOrText] = Field(
+        default_factory=dict, description="Named log formats: a format string, or {format, escape}.")
     rate_limit_zones: dict[Name, RateLimitZone] = Field(default_factory=dict)
     cache_zones: dict[Name, CacheZone] = Field(default_factory=dict)
     header_sets: dict[Name, dict[HeaderName, VarText]] = Field(
@@ -154,9 +163,6 @@ class Settings(_Strict):
             if isinstance(value, dict):
                 data[section] = {k: ({**v, "name": k} if isinstance(v, dict) and "name" not in v else v)
                                  for k, v in value.items()}
-        formats = data.get("log_formats")
-        if isinstance(formats, dict):
-            data["log_formats"] = {k: ({"format": v} if isinstance(v, str) else v) for k, v in formats.items()}
         return data
 
     @model_validator(mode="after")

@@ -137,7 +137,7 @@ def _return_shorthand(value):
     return {"status": value} if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-ReturnOrStatus = Annotated[Return, BeforeValidator(_return_shorthand)]
+ReturnOrStatus = Annotated[Return, BeforeValidator(_return_shorthand, json_schema_input_type=Return | int)]
 
 
 class Redirect(_Strict):
