@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything proxygen needs on a fresh Debian machine (run as root), idempotently:
-# Debian packages (nginx, openssl; with --test also goaccess and chromium), a virtualenv in .venv,
+# Debian packages (nginx, openssl; with --test also goaccess, chromium and git for lint --base), a virtualenv in .venv,
 # and proxygen itself in editable mode. Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 pkgs=(nginx openssl)
-[ "$want_test" = 1 ] && pkgs+=(goaccess chromium)
+[ "$want_test" = 1 ] && pkgs+=(goaccess chromium git)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
