@@ -27,124 +27,186 @@ def eviction_safe(limit, backwards: int = 0) -> bool:
     return backwards < 60000 and limit.burst_milli + 1000 <= limit.rate * (60000 - backwards) // 1000
 
 
-def limit_events(sim, df, decisions, fv):
-    """One row per (request, limit with a non-empty key): row, t, slot, zone, key, rate, burst, delay."""
+class Nodes:
+    """The (zone, key) nodes one batch touches, as integers: node = zone index << 32 | key code.
+
+    `per_zone[i]` holds, for every request context (client address, user agent, method), the node of
+    zone `names[i]` (null: empty key, nginx does not limit it); `table` maps nodes back to (zone, key).
+    """
+
+    def __init__(self, names: list[str], keys: list):
+        import polars as pl
+
+        self.names = names
+        self.index = {name: i for i, name in enumerate(names)}
+        if not keys:
+            self.per_zone, self.table = [], pl.DataFrame(schema={"node": pl.Int64, "zi": pl.Int64, "key": pl.Utf8})
+            return
+        everything = pl.concat(keys).cast(pl.Utf8)
+        everything = pl.select(pl.when(everything != "").then(everything)).to_series()
+        codes = everything.cast(pl.Categorical).to_physical().cast(pl.Int64)
+        zone = pl.concat([pl.repeat(i, k.len(), dtype=pl.Int64, eager=True) for i, k in enumerate(keys)])
+        node = pl.select(pl.lit(codes) + pl.lit(zone) * (1 << 32)).to_series()
+        self.per_zone, pos = [], 0
+        for k in keys:
+            self.per_zone.append(node.slice(pos, k.len()))
+            pos += k.len()
+        self.table = (pl.DataFrame({"node": node, "zi": zone, "key": everything})
+                      .drop_nulls("node").unique("node"))
+
+    def states(self, nodes, zones: Zones):
+        """nodes (a Series) -> frame node, e0, t0, known: each node's stored state."""
+        import polars as pl
+
+        frame = nodes.to_frame("node").join(self.table, on="node", how="left")
+        dicts = [zones.zone(name) for name in self.names]
+        found = [dicts[zi].get(key) for zi, key in zip(frame["zi"].to_list(), frame["key"].to_list())]
+        return pl.DataFrame({
+            "node": frame["node"],
+            "e0": pl.Series([n[0] if n is not None else 0 for n in found], dtype=pl.Int64),
+            "t0": pl.Series([n[1] if n is not None else 0 for n in found], dtype=pl.Int64),
+            "known": pl.Series([n is not None for n in found], dtype=pl.Boolean)})
+
+    def store(self, frame, zones: Zones) -> None:
+        """Write (node, W, t) back into the zones as [excess, last]."""
+        frame = frame.join(self.table, on="node", how="left")
+        dicts = [zones.zone(name) for name in self.names]
+        for zi, key, w, t in zip(frame["zi"].to_list(), frame["key"].to_list(), frame["W"].to_list(),
+                                 frame["t"].to_list()):
+            dicts[zi][key] = [w, t]
+
+    def keys_of(self, frame):
+        """frame with a `node` column + zone name and key columns."""
+        import polars as pl
+
+        names = pl.Series(self.names, dtype=pl.Utf8)
+        out = frame.join(self.table, on="node", how="left")
+        return out.with_columns(names.gather(out["zi"]).alias("zone"))
+
+
+def zone_nodes(sim, cdf, cdid, decisions, fv) -> Nodes:
+    """Every zone's node for each request context (`cdf`: client_ip, user_agent, method; `cdid`:
+    each context's blocklist decision)."""
+    import polars as pl
+
+    names, keys = [], []
+    for zone, idx in sim._bl_index.items():
+        kinds = []
+        for d in decisions:
+            found = next((t for t in d.throttles if t[0] == zone), None)
+            if found is None:
+                kinds.append(None)
+            elif found[1] == "\x00ip" or sim.rules.zones[zone].per == "client":
+                kinds.append("\x00ip")
+            else:
+                kinds.append(found[1])
+        raw = pl.Series(kinds, dtype=pl.Utf8).gather(cdid)
+        keys.append(pl.DataFrame({"r": raw, "ip": cdf["client_ip"]}).select(
+            pl.when(pl.col("r") == "\x00ip").then(pl.col("ip")).otherwise(pl.col("r"))).to_series())
+        names.append(sim._bl_limits[idx].zone)
+    for _, limits, _ in sim._locations:
+        for limit in limits:
+            if limit.zone in names:
+                continue
+            expr = sim.site.zones[limit.zone].key
+            keys.append(fv.expand(expr) if fv is not None else _plain_key(sim, expr, cdf))
+            names.append(limit.zone)
+    return Nodes(names, keys)
+
+
+def limit_events(sim, df, nodes: Nodes):
+    """One row per (request, limit with a non-empty key): row, t, slot, zi, node, rate, burst, delay."""
     import polars as pl
 
     frames = []
-    bl_keys = {}
-    if sim._bl_limits:
-        for zone, idx in sim._bl_index.items():
-            kinds = []
-            for d in decisions:
-                found = next((t for t in d.throttles if t[0] == zone), None)
-                if found is None:
-                    kinds.append(None)
-                elif found[1] == "\x00ip" or sim.rules.zones[zone].per == "client":
-                    kinds.append("\x00ip")
-                else:
-                    kinds.append(found[1])
-            raw = df["did"].replace_strict(list(range(len(decisions))), pl.Series(kinds, dtype=pl.Utf8),
-                                           return_dtype=pl.Utf8)
-            bl_keys[idx] = pl.DataFrame({"r": raw, "ip": df["client_ip"]}).select(
-                pl.when(pl.col("r") == "\x00ip").then(pl.col("ip")).otherwise(pl.col("r"))).to_series()
-    key_memo = {}
-    locs = [-1] + list(range(len(sim._locations)))
-    for loc in locs:
+    limited = df.filter(pl.col("limited")).select("row", "t", "ctx", "loc")
+    for (loc,), sub in limited.partition_by("loc", as_dict=True).items():
         if loc >= 0 and sim._locations[loc][0].returns:
             continue  # `return` answers before limit_req runs
         limits = list(sim._bl_limits)
-        exprs = [None] * len(sim._bl_limits)
-        if loc >= 0 and sim._locations[loc][1]:
+        if loc >= 0:
             limits += sim._locations[loc][1]
-            exprs += [sim.site.zones[lim.zone].key for lim in sim._locations[loc][1]]
-        if not limits:
-            continue
-        mask = (df["loc"] == loc) & df["limited"]
-        if not mask.any():
-            continue
-        sub = df.filter(mask)
-        rows = sub["row"]
-        for slot, (limit, expr) in enumerate(zip(limits, exprs)):
-            if expr is None:
-                keys = bl_keys[slot].filter(mask)
-            else:
-                if expr not in key_memo:
-                    key_memo[expr] = fv.expand(expr) if fv is not None else _plain_key(sim, expr, df)
-                keys = key_memo[expr].filter(mask)
+        for slot, limit in enumerate(limits):
+            zi = nodes.index[limit.zone]
+            n = sub.height
             frames.append(pl.DataFrame({
-                "row": rows, "t": sub["t"], "slot": pl.repeat(slot, sub.height, dtype=pl.Int32, eager=True),
-                "zone": pl.repeat(limit.zone, sub.height, dtype=pl.Utf8, eager=True), "key": keys,
-                "rate": pl.repeat(limit.rate, sub.height, dtype=pl.Int64, eager=True),
-                "burst": pl.repeat(limit.burst_milli, sub.height, dtype=pl.Int64, eager=True),
-                "delay": pl.repeat(min(limit.delay_milli, _BIG), sub.height, dtype=pl.Int64, eager=True),
-            }).filter(pl.col("key").is_not_null() & (pl.col("key") != "")))
+                "row": sub["row"], "t": sub["t"], "slot": pl.repeat(slot, n, dtype=pl.Int32, eager=True),
+                "zi": pl.repeat(zi, n, dtype=pl.Int64, eager=True),
+                "node": nodes.per_zone[zi].gather(sub["ctx"]),
+                "rate": pl.repeat(limit.rate, n, dtype=pl.Int64, eager=True),
+                "burst": pl.repeat(limit.burst_milli, n, dtype=pl.Int64, eager=True),
+                "delay": pl.repeat(min(limit.delay_milli, _BIG), n, dtype=pl.Int64, eager=True),
+            }).drop_nulls("node"))
     if not frames:
         return None
-    return pl.concat(frames).sort("row", "slot")
+    return pl.concat(frames)
 
 
-def _plain_key(sim, expr, df):
-    """Keys of zones given as data (no declaration): the simple expressions engine._key_getter knows."""
+def _plain_key(sim, expr, cdf):
+    """Keys of zones given as data (no declaration): the expressions engine._key_getter knows."""
     import polars as pl
 
     text = expr.strip()
+    ip, ua = cdf["client_ip"], cdf["user_agent"]
     if text in ("$binary_remote_addr", "$remote_addr", "$realip_remote_addr"):
-        return df["client_ip"]
+        return ip
     if text == "$http_user_agent":
-        return df["user_agent"]
+        return ua
+    if text in ("$binary_remote_addr$http_user_agent", "$remote_addr$http_user_agent"):
+        return pl.DataFrame({"i": ip, "u": ua}).select(pl.concat_str("i", "u")).to_series()
+    if text in ("$server_name", "$host"):
+        return pl.repeat(sim.site.name, cdf.height, dtype=pl.Utf8, eager=True)
     if "$" not in text:
-        return pl.repeat(text, df.height, dtype=pl.Utf8, eager=True)
-    return pl.repeat("", df.height, dtype=pl.Utf8, eager=True)
+        return pl.repeat(text, cdf.height, dtype=pl.Utf8, eager=True)
+    return pl.repeat("", cdf.height, dtype=pl.Utf8, eager=True)
 
 
-def _lindley(frame, zones: Zones):
+def _lindley(frame, nodes: Nodes, zones: Zones):
     """Every key's excess after each of its requests if all were accounted (Lindley's closed form),
     starting from the zone state: adds columns W (excess), dt, and per key `bad` (some request over
     the burst, or the clock going backwards) and `delays` (some request delayed)."""
     import polars as pl
 
-    g = ["zone", "key"]
-    nodes = frame.select(g).unique()
-    init_e, init_t, known = [], [], []
-    for z, k in nodes.iter_rows():
-        node = zones.zone(z).get(k)
-        known.append(node is not None)
-        init_e.append(node[0] if node is not None else 0)
-        init_t.append(node[1] if node is not None else 0)
-    nodes = nodes.with_columns(pl.Series("e0", init_e, dtype=pl.Int64), pl.Series("t0", init_t, dtype=pl.Int64),
-                               pl.Series("known", known, dtype=pl.Boolean),
-                               pl.int_range(pl.len(), dtype=pl.UInt32).alias("nid"))
-    frame = frame.join(nodes, on=g, how="left").sort("nid", "row")
-    first = pl.col("nid") != pl.col("nid").shift(1, fill_value=-1)
+    state = nodes.states(frame["node"].unique(), zones)
+    frame = frame.join(state, on="node", how="left").sort("node", "row")
+    first = pl.col("node") != pl.col("node").shift(1, fill_value=-1)
     # a new key's first request starts at excess 0 whatever the clock (dt 0 avoids overflow)
     prev_t = (pl.when(first & ~pl.col("known")).then(pl.col("t"))
               .when(first).then(pl.col("t0")).otherwise(pl.col("t").shift(1)))
     frame = frame.with_columns((pl.col("t") - prev_t).alias("dt"), first.alias("first"))
     # a new key's first request: increment 0 from excess 0, so its excess is 0 as in nginx
     x = pl.when(pl.col("first") & ~pl.col("known")).then(pl.lit(0)).otherwise(1000 - pl.col("rate") * pl.col("dt") // 1000)
-    frame = frame.with_columns(x.cum_sum().over("nid").alias("S"))
+    frame = frame.with_columns(x.cum_sum().over("node").alias("S"))
     frame = frame.with_columns(
-        (pl.col("S") - pl.min_horizontal(-pl.col("e0"), pl.col("S").cum_min().over("nid"))).alias("W"))
+        (pl.col("S") - pl.min_horizontal(-pl.col("e0"), pl.col("S").cum_min().over("node"))).alias("W"))
     delayed = (pl.col("W") > pl.col("delay")) & ((pl.col("W") - pl.col("delay")) * 1000 // pl.col("rate") > 0)
     frame = frame.with_columns(delayed.alias("delayed"))
     return frame.with_columns(
-        ((pl.col("W") > pl.col("burst")) | (pl.col("dt") < 0)).any().over("nid").alias("bad"),
-        pl.col("delayed").any().over("nid").alias("delays"))
+        ((pl.col("W") > pl.col("burst")) | (pl.col("dt") < 0)).any().over("node").alias("bad"),
+        pl.col("delayed").any().over("node").alias("delays"))
 
 
-def _solo_buckets(frame, zones: Zones, results: dict, rejected: list) -> None:
+def _last_states(frame):
+    """Each node's excess and time after its last request of `frame` (sorted by node, row)."""
+    import polars as pl
+
+    last = pl.col("row").arg_max()
+    return frame.group_by("node").agg(pl.col("W").get(last), pl.col("t").get(last))
+
+
+def _solo_buckets(frame, nodes: Nodes, zones: Zones, results: dict, rejected: list) -> None:
     """limit_req.check for one limit, inlined, key by key (same arithmetic, same clamps)."""
     import polars as pl
 
     from proxygen.simulate.limit_req import DELAYED, REJECTED
 
-    grouped = (frame.sort("row").group_by("zone", "key")
-               .agg(pl.col("row"), pl.col("t"), pl.col("rate").first(), pl.col("burst"), pl.col("delay")))
+    grouped = nodes.keys_of(frame.sort("row").group_by("node")
+                            .agg(pl.col("row"), pl.col("t"), pl.col("rate").first(), pl.col("burst"), pl.col("delay")))
     # burst and delay are per request: one zone can have different limit_req lines in each location
-    for zone, key, rows, ts, rate, bursts, delays in grouped.iter_rows():
-        nodes = zones.zone(zone)
-        node = nodes.get(key)
+    for zone, key, rows, ts, rate, bursts, delays in grouped.select(
+            "zone", "key", "row", "t", "rate", "burst", "delay").iter_rows():
+        table = zones.zone(zone)
+        node = table.get(key)
         if node is None:
             excess, last = 0, ts[0]
             start = 1
@@ -173,10 +235,59 @@ def _solo_buckets(frame, zones: Zones, results: dict, rejected: list) -> None:
                 wait = (excess - delay) * 1000 // rate
                 if wait:
                     results[rows[i]] = (DELAYED, zone, wait)
-        nodes[key] = [excess, last]
+        table[key] = [excess, last]
 
 
-def replay(sim, df, decisions, events):
+def _zero_burst_keys(frame, nodes: Nodes, zones: Zones, rejected: list):
+    """Keys whose every limit line has burst 0 (OFF's global zones), replayed without a Python loop.
+
+    With burst 0 an accepted request always leaves excess 0, so a request passes exactly when at
+    least m0 = ceil(1000000 / rate) ms have passed since the last accepted one: the accepted
+    requests are a chain (each one's successor is the first request m0 ms later), found for all
+    requests at once by pointer doubling. Only keys whose clock never goes back qualify.
+    Returns (hits frame, the events it did not handle)."""
+    import polars as pl
+
+    from proxygen.simulate.limit_req import REJECTED
+
+    frame = frame.sort("node", "row")
+    state = nodes.states(frame["node"].unique(), zones)
+    frame = frame.join(state, on="node", how="left", maintain_order="left")
+    ok = frame.group_by("node").agg(
+        ((pl.col("burst") == 0).all() & (pl.col("e0").first() == 0)
+         & (pl.col("t").diff().fill_null(0) >= 0).all()
+         & (~pl.col("known").first() | (pl.col("t").first() >= pl.col("t0").first()))).alias("ok"))
+    ok = ok.filter(pl.col("ok")).select("node")
+    rest = frame.join(ok, on="node", how="anti").select(
+        "row", "t", "slot", "zi", "node", "rate", "burst", "delay")
+    fast = frame.join(ok, on="node", how="semi", maintain_order="left")
+    hits = []
+    for (node,), sub in fast.partition_by("node", as_dict=True, maintain_order=True).items():
+        t = sub["t"]
+        n = t.len()
+        m0 = -(-1_000_000 // sub["rate"][0])
+        start = int(t.search_sorted(sub["t0"][0] + m0, side="left")) if sub["known"][0] else 0
+        step = pl.concat([t.search_sorted(t + m0, side="left").cast(pl.Int64), pl.Series([n], dtype=pl.Int64)])
+        jumps = [step]                               # jumps[j][i]: the accepted request 2**j after i
+        while (1 << len(jumps)) <= n:
+            jumps.append(jumps[-1].gather(jumps[-1]))
+        chain = pl.Series([start], dtype=pl.Int64)
+        for jump in reversed(jumps):
+            chain = pl.concat([chain, jump.gather(chain)])
+        chain = chain.filter(chain < n)
+        accepted = pl.Series([False] * n, dtype=pl.Boolean).scatter(chain, True) if chain.len() else \
+            pl.Series([False] * n, dtype=pl.Boolean)
+        refused = sub.filter(~accepted)
+        if refused.height:
+            hits.append(refused.select("row", pl.lit(REJECTED).alias("status"),
+                                       pl.lit(nodes.names[sub["zi"][0]]).alias("zone")))
+            rejected.extend(refused["row"].to_list())
+        if chain.len():
+            nodes.store(pl.DataFrame({"node": [node], "W": [0], "t": [t[int(chain.max())]]}), zones)
+    return hits, rest
+
+
+def replay(sim, df, events, nodes: Nodes):
     """A frame (row, status, zone) of every request limit_req delays or rejects.
 
     1. Every key of an eviction-safe zone gets its all-accounted excess (an upper bound: fewer
@@ -192,26 +303,26 @@ def replay(sim, df, decisions, events):
     from proxygen.simulate.limit_req import DELAYED, PASSED, REJECTED
 
     zones: Zones = sim.zones
-    g = ["zone", "key"]
     times = df["t"]
     backwards = int(max(0, (times.cum_max() - times).max() or 0, (sim._max_t or 0) - (times.min() or 0)))
     sim._max_t = max(sim._max_t or 0, times.max() or 0)
     unsafe = {lim.zone for lim in sim._bl_limits if not eviction_safe(lim, backwards)}
     for _, limits, _ in sim._locations:
         unsafe |= {lim.zone for lim in limits if not eviction_safe(lim, backwards)}
+    unsafe_zi = [nodes.index[z] for z in unsafe if z in nodes.index]
 
-    safe = events.filter(~pl.col("zone").is_in(list(unsafe)))
-    bound = _lindley(safe, zones) if safe.height else None
+    safe = events.filter(~pl.col("zi").is_in(unsafe_zi)) if unsafe_zi else events
+    bound = _lindley(safe, nodes, zones) if safe.height else None
     if bound is not None:
-        inert = bound.filter(~pl.col("bad") & ~pl.col("delays")).select(g).unique()
+        inert = bound.filter(~pl.col("bad") & ~pl.col("delays")).select("node").unique()
     else:
-        inert = pl.DataFrame(schema={"zone": pl.Utf8, "key": pl.Utf8})
-    active = events.join(inert, on=g, how="anti")
+        inert = pl.DataFrame(schema={"node": pl.Int64})
+    active = events.join(inert, on="node", how="anti")
 
     # Non-inert keys linked by one request are replayed together.
     per_row = active.group_by("row").agg(pl.len().alias("n"))
     coupled_rows = per_row.filter(pl.col("n") > 1)["row"]
-    slow_nodes: set = set()
+    slow_nodes = pl.DataFrame(schema={"node": pl.Int64})
     if coupled_rows.len():
         parent: dict = {}
 
@@ -221,41 +332,42 @@ def replay(sim, df, decisions, events):
                 x = parent[x]
             return x
 
-        for nodes in (active.filter(pl.col("row").is_in(coupled_rows.implode())).group_by("row")
-                      .agg(pl.struct("zone", "key").alias("nodes"))["nodes"].to_list()):
-            first = find((nodes[0]["zone"], nodes[0]["key"]))
-            for n in nodes[1:]:
-                parent[find((n["zone"], n["key"]))] = first
-        slow_nodes = set(parent)
+        for linked in (active.filter(pl.col("row").is_in(coupled_rows.implode())).group_by("row")
+                       .agg(pl.col("node"))["node"].to_list()):
+            first = find(linked[0])
+            for n in linked[1:]:
+                parent[find(n)] = first
+        slow_nodes = pl.DataFrame({"node": list(parent)}, schema={"node": pl.Int64})
 
     results: dict[int, tuple] = {}
     exact_nodes = None
     vector_hits = None
     if bound is not None:
-        candidates = bound.filter(~pl.col("bad")).join(inert, on=g, how="anti")
-        if slow_nodes:
-            sn = pl.DataFrame({"zone": [z for z, _ in slow_nodes], "key": [k for _, k in slow_nodes]},
-                              schema={"zone": pl.Utf8, "key": pl.Utf8})
-            candidates = candidates.join(sn, on=g, how="anti")
-        exact_nodes = candidates.select(g).unique()
+        candidates = bound.filter(~pl.col("bad")).join(inert, on="node", how="anti")
+        if slow_nodes.height:
+            candidates = candidates.join(slow_nodes, on="node", how="anti")
+        exact_nodes = candidates.select("node").unique()
+        names = pl.Series(nodes.names, dtype=pl.Utf8)
         vector_hits = candidates.filter(pl.col("delayed")).select(
-            "row", pl.lit(DELAYED).alias("status"), "zone")
-        for z, k, w, t in candidates.group_by(g).agg(pl.col("W").last(), pl.col("t").last()).iter_rows():
-            zones.zone(z)[k] = [w, t]
+            "row", pl.lit(DELAYED).alias("status"), pl.col("zi"))
+        vector_hits = vector_hits.select("row", "status", names.gather(vector_hits["zi"]).alias("zone"))
+        nodes.store(_last_states(candidates), zones)
     # Everything else that is not inert: one request at a time, in arrival order.
-    slow = active if exact_nodes is None else active.join(exact_nodes, on=g, how="anti")
+    slow = active if exact_nodes is None else active.join(exact_nodes, on="node", how="anti")
     rejected: list[int] = []
     # A key alone on its requests (others inert) in a safe zone is a single leaky bucket: a tight loop.
-    solo = slow.filter(~pl.col("zone").is_in(list(unsafe)))
-    if slow_nodes and solo.height:
-        sn = pl.DataFrame({"zone": [z for z, _ in slow_nodes], "key": [k for _, k in slow_nodes]},
-                          schema={"zone": pl.Utf8, "key": pl.Utf8})
-        solo = solo.join(sn, on=g, how="anti")
+    solo = slow.filter(~pl.col("zi").is_in(unsafe_zi)) if unsafe_zi else slow
+    if slow_nodes.height and solo.height:
+        solo = solo.join(slow_nodes, on="node", how="anti")
+    zero_hits = []
     if solo.height:
-        _solo_buckets(solo, zones, results, rejected)
-        slow = slow.join(solo.select(g).unique(), on=g, how="anti")
+        zero_hits, loop = _zero_burst_keys(solo, nodes, zones, rejected)
+        if loop.height:
+            _solo_buckets(loop, nodes, zones, results, rejected)
+        slow = slow.join(solo.select("node").unique(), on="node", how="anti")
     if slow.height:
-        loc_of = df["loc"].to_list()
+        loc_of = df["loc"]
+        slow = nodes.keys_of(slow)
         for row, slots, keys, t in (slow.sort("row", "slot").group_by("row", maintain_order=True)
                                     .agg(pl.col("slot"), pl.col("key"), pl.col("t").first()).iter_rows()):
             loc = loc_of[row]
@@ -273,22 +385,19 @@ def replay(sim, df, decisions, events):
     # Inert keys: exact state from the requests that were accounted (not rejected). Keys none of whose
     # requests was rejected keep their step-1 values; the others are recomputed without the rejections.
     if inert.height:
-        inert_rows = bound.join(inert, on=g, how="semi")
+        inert_rows = bound.join(inert, on="node", how="semi")
         touched = inert.clear()
         if rejected:
             gone = pl.Series(rejected, dtype=inert_rows["row"].dtype).implode()
-            touched = inert_rows.filter(pl.col("row").is_in(gone)).select(g).unique()
-        untouched = inert_rows.join(touched, on=g, how="anti")
-        for z, k, w, t in untouched.group_by(g).agg(pl.col("W").last(), pl.col("t").last()).iter_rows():
-            zones.zone(z)[k] = [w, t]
+            touched = inert_rows.filter(pl.col("row").is_in(gone)).select("node").unique()
+        untouched = inert_rows.join(touched, on="node", how="anti")
+        nodes.store(_last_states(untouched), zones)
         if touched.height:
-            accounted = (safe.join(touched, on=g, how="semi")
+            accounted = (safe.join(touched, on="node", how="semi")
                          .filter(~pl.col("row").is_in(pl.Series(rejected, dtype=safe["row"].dtype).implode())))
             if accounted.height:
-                exact = _lindley(accounted.select(events.columns), zones)
-                for z, k, w, t in exact.group_by(g).agg(pl.col("W").last(), pl.col("t").last()).iter_rows():
-                    zones.zone(z)[k] = [w, t]
-    frames = [] if vector_hits is None else [vector_hits]
+                nodes.store(_last_states(_lindley(accounted.select(events.columns), nodes, zones)), zones)
+    frames = ([] if vector_hits is None else [vector_hits]) + zero_hits
     if results:
         rows = list(results)
         frames.append(pl.DataFrame({"row": pl.Series(rows, dtype=events["row"].dtype),

@@ -85,6 +85,23 @@ def _key_getter(expr: str, site_name: str):
     return None
 
 
+def _combined_codes(df, columns):
+    """One Int64 per row, equal exactly when all `columns` are equal (string columns)."""
+    import polars as pl
+
+    code = None
+    for c in columns:
+        part = df[c].cast(pl.Categorical).to_physical().cast(pl.Int64)
+        if code is None:
+            code = part
+            continue
+        width = (part.max() or 0) + 1
+        if (code.max() or 0) >= (1 << 62) // width:
+            code = code.rank("dense").cast(pl.Int64)
+        code = code * width + part
+    return code.alias("code")
+
+
 class Simulator:
     """Feed requests in arrival order (`request()` one at a time, or `run()` on log batches)."""
 
@@ -238,8 +255,20 @@ class Simulator:
                                          if c in frame.columns]))
             rows += frame.height
             if rows >= self.batch_rows:
-                self._run_frame(pl.concat(pending, how="diagonal_relaxed"), report)
-                pending, rows = [], 0
+                whole = pl.concat(pending, how="diagonal_relaxed")
+                # the log's last second may go on in the next batch: keep it for then, so each second's
+                # requests are spread over it once, whatever the batch boundaries
+                times = whole["time"]
+                start = 0
+                if times[-1] is not None:
+                    others = (times != times[-1]).fill_null(True).arg_true()
+                    start = int(others[-1]) + 1 if others.len() else 0
+                if start:
+                    self._run_frame(whole.slice(0, start), report)
+                    pending, rows = [whole.slice(start)], whole.height - start
+                else:
+                    self._run_frame(whole, report)
+                    pending, rows = [], 0
         if pending:
             self._run_frame(pl.concat(pending, how="diagonal_relaxed"), report)
         report.warnings = list(self.warnings)
@@ -258,18 +287,25 @@ class Simulator:
         ).drop_nulls("t")
         if df.height == 0:
             return
+        # Everything but the clock and the path depends on (address, user agent, method) only:
+        # evaluate the rules once per such context, then gather per request.
+        codes = _combined_codes(df, ("client_ip", "user_agent", "method"))
+        firsts = codes.arg_unique()
+        ctx = codes.to_frame().join(codes.gather(firsts).to_frame().with_row_index("ctx"), on="code", how="left",
+                                    maintain_order="left")["ctx"]
+        cdf = df.select("client_ip", "user_agent", "method").gather(firsts)
         # Decide once per distinct (geo value, UA value) pair and route once per distinct path.
         decisions: list[Decision] = [NO_RULE]
         if self.rules is not None:
-            geo = self.rules.geo_table.lookup(df["client_ip"]).fill_null(-1)
-            uas = df["user_agent"].unique()
+            geo = self.rules.geo_table.lookup(cdf["client_ip"]).fill_null(-1)
+            uas = cdf["user_agent"].unique()
             ua_results: dict[tuple, int] = {}
             ua_ids = []
             for ua in uas.to_list():
                 res = self.rules.ua_value(ua)
                 ua_ids.append(ua_results.setdefault(res, len(ua_results)))
             ua_list = list(ua_results)
-            ua_idx = df["user_agent"].replace_strict(uas, pl.Series(ua_ids, dtype=pl.Int32), return_dtype=pl.Int32)
+            ua_idx = cdf["user_agent"].replace_strict(uas, pl.Series(ua_ids, dtype=pl.Int32), return_dtype=pl.Int32)
             pairs = pl.DataFrame({"g": geo, "u": ua_idx})
             uniq = pairs.unique()
             ids: dict[Decision, int] = {NO_RULE: 0}
@@ -282,29 +318,30 @@ class Simulator:
                     i = ids[d] = len(decisions)
                     decisions.append(d)
                 dids.append(i)
-            did = pairs.join(uniq.with_columns(pl.Series("did", dids, dtype=pl.Int32)), on=["g", "u"],
-                             how="left", maintain_order="left")["did"]
+            cdid = pairs.join(uniq.with_columns(pl.Series("did", dids, dtype=pl.Int32)), on=["g", "u"],
+                              how="left", maintain_order="left")["did"]
         else:
-            did = pl.repeat(0, df.height, dtype=pl.Int32, eager=True)
+            cdid = pl.repeat(0, cdf.height, dtype=pl.Int32, eager=True)
         if self.site_rules is not None:
             loc = self.site_rules.locations_of(df["path"])
         else:
             paths = df["path"].unique()
             loc = df["path"].replace_strict(paths, pl.Series([self.location_for(p) for p in paths.to_list()],
                                                              dtype=pl.Int32), return_dtype=pl.Int32)
-        df = df.with_row_index("row").with_columns(did.alias("did"), loc.alias("loc"))
+        df = df.select("client_ip", "t", "user_agent").with_row_index("row").with_columns(
+            ctx.alias("ctx"), cdid.gather(ctx).alias("did"), loc.alias("loc"))
 
         # nginx logs seconds: spread each second's requests evenly over it, in log order
         # (otherwise a 60000r/m zone would see a whole second's requests in the same millisecond).
         if (df["t"] % 1000 == 0).all():
             df = df.with_columns(
                 (pl.col("t") + pl.int_range(pl.len()).over("t") * 1000 // pl.len().over("t")).alias("t"))
-        self._frame_outcomes(df, decisions, report)
+        self._frame_outcomes(df, cdf, cdid, decisions, report)
 
-    def _frame_outcomes(self, df, decisions: list[Decision], report) -> None:
+    def _frame_outcomes(self, df, cdf, cdid, decisions: list[Decision], report) -> None:
         import polars as pl
 
-        from proxygen.simulate.batch import limit_events, replay
+        from proxygen.simulate.batch import limit_events, replay, zone_nodes
         from proxygen.simulate.sites import FrameVariables
 
         n = len(decisions)
@@ -313,18 +350,20 @@ class Simulator:
         # a throttled client's requests count under its rule even when they pass (per-rule "allowed")
         static_rule = [d.rule if d.action in ("block403", "block444", "tarpit", "throttle") else None
                        for d in decisions]
-        outcome = df["did"].replace_strict(list(range(n)), pl.Series(static_outcome, dtype=pl.Int8),
-                                           return_dtype=pl.Int8)
-        rule = df["did"].replace_strict(list(range(n)), pl.Series(static_rule, dtype=pl.Utf8), return_dtype=pl.Utf8)
+        outcome = pl.Series(static_outcome, dtype=pl.Int8).gather(df["did"])
+        rule = pl.Series(static_rule, dtype=pl.Utf8).gather(df["did"])
         terminal = outcome != ALLOWED
         fv = None
         if self.site_rules is not None:
-            fv = FrameVariables(self.site_rules.vars, df)
+            fv = FrameVariables(self.site_rules.vars, cdf)
             outcome, rule, fired = self._site_rule_columns(df, fv, outcome, rule, terminal)
             terminal = terminal | fired
         df = df.with_columns((~terminal).alias("limited"))
-        events = limit_events(self, df, decisions, fv) if (self._bl_limits or self._locations) else None
-        hits = replay(self, df, decisions, events) if events is not None and events.height else None
+        events = None
+        if self._bl_limits or self._locations:
+            nodes = zone_nodes(self, cdf, cdid, decisions, fv)
+            events = limit_events(self, df, nodes)
+        hits = replay(self, df, events, nodes) if events is not None and events.height else None
         if hits is not None and hits.height:
             # the location decides dry-run; blocklist zones are reported under the rule that matched
             dry = [self._bl_dry_run] + [loc.dry_run if limits else self._bl_dry_run
@@ -364,7 +403,7 @@ class Simulator:
                 scopes.append((f"location {loc.path}", loc.rules, i))
         for scope, rules, loc_index in scopes:
             for n_rule, cond in enumerate(rules):
-                fires = fv.condition(cond) & ~terminal & kind.is_null()
+                fires = fv.condition(cond).gather(df["ctx"]) & ~terminal & kind.is_null()
                 if loc_index is not None:
                     fires = fires & (df["loc"] == loc_index)
                 if not fires.any():
