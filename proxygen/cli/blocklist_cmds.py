@@ -11,10 +11,10 @@ from typing import Optional
 
 import typer
 
-_DIR = typer.Option(None, "--dir", "-d", help="The blocklists directory (default: blocklists_dir from "
-                    "proxygen.yml, else ./blocklists).")
-_CONFIG = typer.Option(None, "--config", "-c", help="proxygen.yml (default: ./proxygen.yml if present): "
-                       "allowlists and blocklists_dir.")
+from proxygen.cli import options as opt
+
+_DIR = opt.blocklists_dir()
+_CONFIG = opt.config("allowlists and blocklists_dir")
 
 
 def _context(directory: Optional[Path], config: Optional[Path]):

@@ -12,6 +12,8 @@ from typing import Optional
 
 import typer
 
+from proxygen.cli import options as opt
+
 def _settings(config: Optional[Path]):
     """(CrawlerSettings, Allowlists, log formats, blocklists dir) from proxygen.yml, or defaults without one."""
     from proxygen.model.allowlists import Allowlists
@@ -27,24 +29,21 @@ def _settings(config: Optional[Path]):
 
 
 def analyze_cmd(
-    logs: list[str] = typer.Argument(..., help="Access logs: files, rotated .gz files, globs, or - for stdin."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Log format name or log_format string "
-                                      "(default: detect)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="proxygen.yml (default: ./proxygen.yml "
-                                          "if present): crawlers thresholds, route classes, allowlists."),
-    nginx_conf: Optional[str] = typer.Option(None, "--nginx-conf", help="nginx.conf to read log_format names from."),
-    since: Optional[str] = typer.Option(None, help="Only requests at or after this time (ISO 8601, UTC if no zone)."),
-    until: Optional[str] = typer.Option(None, help="Only requests before this time."),
-    asn_db: Optional[Path] = typer.Option(None, "--asn-db", help="ASN database (.mmdb) to group IPs by network."),
-    json_out: bool = typer.Option(False, "--json", help="Print the findings as JSON (documented schema)."),
+    logs: list[str] = opt.log_files(),
+    fmt: Optional[str] = opt.log_format(),
+    config: Optional[Path] = opt.config("crawlers thresholds, route classes, allowlists"),
+    nginx_conf: Optional[str] = opt.nginx_conf(),
+    since: Optional[str] = opt.since(),
+    until: Optional[str] = opt.until(),
+    asn_db: Optional[Path] = opt.asn_db("to group IPs by network"),
+    json_out: bool = opt.json_output("the findings (documented schema)"),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML report here."),
     verify_dns: bool = typer.Option(False, "--verify-dns", help="Confirm good-bot claims missing from the "
                                     "published ranges by forward-confirmed reverse DNS (network)."),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="Findings shown in the table (default 50)."),
     emit: bool = typer.Option(False, "--emit", help="Merge the proposed rules into blocklists/analyzer.yml "
                               "(idempotent; allowlisted clients and verified bots are refused)."),
-    blocklists: Optional[Path] = typer.Option(None, "--dir", "-d", help="Blocklists directory for --emit "
-                                              "(default: blocklists_dir of proxygen.yml, else ./blocklists)."),
+    blocklists: Optional[Path] = opt.blocklists_dir(" for --emit"),
     max_entries: int = typer.Option(10000, "--max-entries", min=1, help="Cap on analyzer entries for --emit."),
 ) -> None:
     """Find abusive crawlers in access logs and explain each finding (exit 0 even with findings)."""

@@ -13,6 +13,8 @@ from typing import Optional
 
 import typer
 
+from proxygen.cli import options as opt
+
 
 def _formats(config: Optional[Path]) -> dict[str, str]:
     """log_formats from proxygen.yml (the given one, else ./proxygen.yml if present)."""
@@ -54,17 +56,13 @@ def progress_bar(quiet: bool):
 
 
 def check_cmd(
-    logs: list[str] = typer.Argument(..., help="Access logs: files, rotated .gz files, globs, or - for stdin."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Built-in name (main, combined_upstream, "
-                                      "proxied_requests, combined, common), a proxygen.yml log_formats name, a "
-                                      "name in --nginx-conf, or a log_format string. Default: detect."),
-    nginx_conf: Optional[str] = typer.Option(None, "--nginx-conf", help="nginx config file to read log_format "
-                                             "directives from."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="proxygen.yml with log_formats "
-                                          "(default: ./proxygen.yml if present)."),
-    since: Optional[str] = typer.Option(None, help="Only lines at or after this time (ISO 8601, UTC if no zone)."),
-    until: Optional[str] = typer.Option(None, help="Only lines before this time."),
-    json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+    logs: list[str] = opt.log_files(),
+    fmt: Optional[str] = opt.log_format(),
+    nginx_conf: Optional[str] = opt.nginx_conf(),
+    config: Optional[Path] = opt.config("log_formats"),
+    since: Optional[str] = opt.since(),
+    until: Optional[str] = opt.until(),
+    json_out: bool = opt.json_output("the result as one object"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Read logs and report the format used, lines read/parsed/malformed (with samples) and the time range."""

@@ -10,22 +10,21 @@ from typing import Optional
 
 import typer
 
+from proxygen.cli import options as opt
+
 
 def simulate_cmd(
-    logs: list[str] = typer.Argument(..., help="Access logs: files, rotated .gz files, globs, or - for stdin."),
+    logs: list[str] = opt.log_files(),
     site: Optional[str] = typer.Option(None, "--site", "-s", help="The site these logs are from: also apply "
                                        "its limit_req zones, rules and locations (sites/<name>.yml)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Log format name or log_format string "
-                                      "(default: detect)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="proxygen.yml (default: ./proxygen.yml "
-                                          "if present)."),
-    directory: Optional[Path] = typer.Option(None, "--dir", "-d", help="blocklists directory (default: "
-                                             "blocklists_dir of proxygen.yml, else ./blocklists)."),
-    asn_db: Optional[Path] = typer.Option(None, "--asn-db", help="ASN database for ASN entries."),
-    since: Optional[str] = typer.Option(None, help="Only requests at or after this time (ISO 8601)."),
-    until: Optional[str] = typer.Option(None, help="Only requests before this time."),
+    fmt: Optional[str] = opt.log_format(),
+    config: Optional[Path] = opt.config("zones, allowlists, sites"),
+    directory: Optional[Path] = opt.blocklists_dir(),
+    asn_db: Optional[Path] = opt.asn_db("to expand the blocklist's ASN entries"),
+    since: Optional[str] = opt.since(),
+    until: Optional[str] = opt.until(),
     top: int = typer.Option(20, "--top", min=1, help="Clients listed."),
-    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    json_out: bool = opt.json_output("the result"),
 ) -> None:
     """Replay logs through blocklists/ and the site's limit_req zones (nginx's leaky bucket) and report,
     per client and per rule, what would be allowed, delayed, throttled or blocked."""
