@@ -17,6 +17,13 @@ from proxygen.lint.rules import (
     px103_defined_twice,
     px104_undefined_variable,
     px201_host_header_spoofing,
+    px202_add_header_dropped,
+    px203_proxy_header_dropped,
+    px204_alias_traversal,
+    px205_allow_without_deny,
+    px206_return_bypasses_access,
+    px207_status_page_exposed,
+    px208_version_disclosure,
 )
 
 RULES: list[Rule] = [
@@ -31,6 +38,13 @@ RULES: list[Rule] = [
     # cross-site and cross-host (PX1xx)
     # security (PX2xx)
     px201_host_header_spoofing.RULE,
+    px202_add_header_dropped.RULE,
+    px203_proxy_header_dropped.RULE,
+    px204_alias_traversal.RULE,
+    px205_allow_without_deny.RULE,
+    px206_return_bypasses_access.RULE,
+    px207_status_page_exposed.RULE,
+    px208_version_disclosure.RULE,
 ]
 
 CODES: dict[str, Rule] = {r.code: r for r in RULES}

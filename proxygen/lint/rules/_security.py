@@ -1,0 +1,307 @@
+"""Shared by the PX2xx security rules: the generated config seen as nginx sees it, and the way back
+from a generated directive to the declaration that produced it.
+
+nginx's inheritance works on the whole configuration, `include`s spliced in: a header set at http
+level reaches every server, a snippet's directives belong to the server that includes it. `places()`
+walks each host from nginx.conf with the generated files it includes spliced in place, and keeps for
+every node the generated file it comes from, so a finding can name the site (and the location, and
+the `directives:` or `rules:` entry) that wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Iterator
+
+from proxygen.lint.rule import Hit
+
+if TYPE_CHECKING:
+    from proxygen.compile.check import Node
+
+# Blocks whose body is data, or that hold no http-level directives.
+_NOT_CONFIG = frozenset({"map", "geo", "types", "split_clients", "match", "upstream", "events"})
+# Blocks that take part in http-level inheritance.
+CONFIG_BLOCKS = frozenset({"http", "server", "location", "if", "limit_except"})
+
+
+@dataclass(frozen=True)
+class Place:
+    """A node of the generated config, the generated file it is written in, and its enclosing blocks."""
+
+    node: "Node"
+    rel: str
+    parents: tuple["Place", ...] = ()
+    files: dict = field(default_factory=dict, compare=False, hash=False, repr=False)  # rel -> tree, for includes
+
+    @cached_property
+    def children(self) -> list["Place"]:
+        return _children(self)
+
+    def location(self) -> "Place | None":
+        """The innermost enclosing location (or this node, if it is one)."""
+        for p in (self, *reversed(self.parents)):
+            if p.node.name == "location":
+                return p
+        return None
+
+    def server(self) -> "Place | None":
+        for p in (self, *reversed(self.parents)):
+            if p.node.name == "server" and p.node.block is not None:
+                return p
+        return None
+
+    def describe(self) -> str:
+        n = self.node
+        return f"{n.name} {' '.join(n.args)}".strip()
+
+
+def _children(place: Place) -> list[Place]:
+    if place.node.block is None or place.node.name in _NOT_CONFIG:
+        return []
+    return list(_splice(place.node.block, place.rel, place.parents + (place,), place.files))
+
+
+def _splice(nodes: list["Node"], rel: str, parents: tuple, files: dict, seen: tuple = ()) -> Iterator[Place]:
+    for node in nodes:
+        if node.name == "include" and len(node.args) == 1 and node.args[0] in files and node.args[0] not in seen:
+            inc = node.args[0]
+            yield from _splice(files[inc], inc, parents, files, seen + (inc,))
+            continue
+        yield Place(node, rel, parents, files)
+
+
+def tree_places(files: dict[str, list["Node"]], root: str = "nginx.conf") -> list[Place]:
+    """Top-level places of one host: `root` with generated includes spliced in; files that nothing
+    includes are walked on their own."""
+    reached: set[str] = set()
+
+    def note_includes(nodes):
+        for node in nodes:
+            if node.name == "include" and node.args and node.args[0] in files:
+                if node.args[0] not in reached:
+                    reached.add(node.args[0])
+                    note_includes(files[node.args[0]])
+            if node.block is not None:
+                note_includes(node.block)
+
+    out: list[Place] = []
+    if root in files:
+        reached.add(root)
+        note_includes(files[root])
+        out += _splice(files[root], root, (), files)
+    for rel in sorted(files):
+        if rel not in reached:
+            out += _splice(files[rel], rel, (), files)
+    return out
+
+
+def walk_places(places: list[Place]) -> Iterator[Place]:
+    for p in places:
+        yield p
+        yield from walk_places(p.children)
+
+
+def host_trees(ctx) -> Iterator[tuple[str, list[Place]]]:
+    """(host, top-level places) for every built host."""
+    by_host: dict[str, dict[str, list]] = {}
+    for host, rel, tree in ctx.generated():
+        by_host.setdefault(host, {})[rel] = tree
+    for host in sorted(by_host):
+        yield host, tree_places(by_host[host])
+
+
+def parse_tree(text: str, rel: str = "nginx.conf", others: dict[str, str] | None = None) -> list[Place]:
+    """Places of hand-written config text (and other files it includes): for unit tests and tools."""
+    from proxygen.compile.check import parse
+
+    files = {rel: parse(text, rel)}
+    for name, body in (others or {}).items():
+        files[name] = parse(body, name)
+    return tree_places(files, rel)
+
+
+# --- nginx's per-block directive lists -------------------------------------------------------------
+def own(place: Place, name: str) -> list[Place]:
+    """The directives `name` written in this block itself (includes spliced)."""
+    return [c for c in place.children if c.node.name == name]
+
+
+def effective(place: Place, name: str) -> list[Place]:
+    """A list directive as nginx resolves it for this block: its own lines, else the nearest
+    enclosing block's (all-or-nothing inheritance, like add_header, allow/deny, auth_basic)."""
+    for p in (place, *reversed(place.parents)):
+        mine = own(p, name)
+        if mine:
+            return mine
+    return []
+
+
+def effective_access(place: Place) -> list[Place]:
+    """allow/deny rules in force in this block: its own, else the nearest enclosing block's."""
+    for p in (place, *reversed(place.parents)):
+        mine = [c for c in p.children if c.node.name in ("allow", "deny")]
+        if mine:
+            return mine
+    return []
+
+
+def effective_value(place: Place, name: str, default: str | None = None) -> str | None:
+    found = effective(place, name)
+    return found[-1].node.args[0] if found and found[-1].node.args else default
+
+
+def auth_in_force(place: Place) -> bool:
+    realm = effective_value(place, "auth_basic")
+    return realm is not None and realm != "off"
+
+
+def restricted(place: Place) -> bool:
+    """A client may be refused here: a deny rule or basic auth is in force."""
+    return any(a.node.name == "deny" for a in effective_access(place)) or auth_in_force(place)
+
+
+def dropped(top: list[Place], name: str) -> Iterator[tuple[Place, list[Place], list[str], Place]]:
+    """Blocks whose own `name` lines (add_header, proxy_set_header...) leave out some of the lines they
+    would otherwise inherit: (block, its own lines, the names it drops, the block they come from).
+    Lines are keyed by their first argument, case-insensitively (header names)."""
+
+    def visit(places: list[Place], inherited: list[Place], origin: Place | None):
+        for p in places:
+            if p.node.block is None or p.node.name not in CONFIG_BLOCKS:
+                continue
+            mine = own(p, name)
+            if mine:
+                keys = {m.node.args[0].lower() for m in mine if m.node.args}
+                missing = []
+                for i in inherited:
+                    arg = i.node.args[0] if i.node.args else ""
+                    if arg.lower() not in keys and arg not in missing:
+                        missing.append(arg)
+                if missing:
+                    yield p, mine, missing, origin
+                yield from visit(p.children, mine, p)
+            else:
+                yield from visit(p.children, inherited, origin)
+
+    yield from visit(top, [], None)
+
+
+# --- from a generated node back to its declaration -------------------------------------------------
+def declaration(ctx, place: Place) -> tuple[str, tuple, object | None]:
+    """(source, key path, declaring Options object or None) of the block holding `place`."""
+    loc_place = place.location()
+    source, loc = ctx.declaration_of(place.rel, loc_place.node if loc_place is not None else None)
+    if source == "proxygen.yml":
+        return source, (), None
+    name = source[len("sites/"):-len(".yml")] if source.endswith(".yml") else ""
+    site = ctx.repo.sites.get(name)
+    if site is None:
+        return source, loc, None
+    if loc_place is not None and loc[:1] == ("locations",):
+        return source, loc, site.locations[loc[1]]
+    if loc_place is not None:
+        # a location the compiler adds (ACME challenge, error pages): reported on the site
+        return source, (), None
+    return source, (), site
+
+
+def directive_entry(opts, node: "Node") -> tuple:
+    """The key path inside a block of the `directives:` entry that wrote `node`, or () if none did."""
+    if opts is None:
+        return ()
+    for j, d in enumerate(getattr(opts, "directives", [])):
+        if d.name == node.name and list(d.args) == list(node.args):
+            return ("directives", j)
+    return ()
+
+
+def rule_entry(opts, place: Place) -> tuple:
+    """The `rules:` entry an `if` block (or a directive inside it) comes from, or ()."""
+    if opts is None:
+        return ()
+    target = place if place.node.name == "if" else next(
+        (p for p in reversed(place.parents) if p.node.name == "if"), None)
+    if target is None or not target.parents:
+        return ()
+    block = target.parents[-1]
+    ifs = [c for c in block.children if c.node.name == "if" and c.rel == target.rel]
+    index = next((i for i, c in enumerate(ifs) if c.node is target.node), None)
+    rules = getattr(opts, "rules", [])
+    if index is None or index >= len(rules):
+        return ()
+    return ("rules", index)
+
+
+def hit_at(ctx, place: Place, message: str, suffix: tuple = (), settings_loc: tuple = ()) -> Hit:
+    """A Hit on the declaration of `place`: `suffix` (a key path inside the declaring block) when the
+    block is declared by a site, `settings_loc` in proxygen.yml when the node comes from proxygen.yml."""
+    source, loc, opts = declaration(ctx, place)
+    if source == "proxygen.yml":
+        return Hit(source, settings_loc, message)
+    return Hit(source, loc + suffix, message)
+
+
+# --- variables ------------------------------------------------------------------------------------
+_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)|([0-9]))")
+
+
+def variables(value: str) -> list[str]:
+    """Variable names in a value: `$host` -> "host", `${a}` -> "a", `$1` -> "1"."""
+    return [m.group(1) or m.group(2) or m.group(3) for m in _VAR.finditer(value or "")]
+
+
+def site_maps(ctx) -> dict[str, list]:
+    """Map variable name (without $) -> [(source, site, map index, MapDecl)] over every site."""
+    out: dict[str, list] = {}
+    for source, site in ctx.sites():
+        for i, m in enumerate(site.maps):
+            out.setdefault(m.variable.lstrip("$"), []).append((source, site, i, m))
+    return out
+
+
+def map_outputs(m) -> list[tuple[tuple, str, str | None]]:
+    """(key path inside the map, value, regex of the entry or None) for the default and every entry."""
+    out = [(("default",), m.default, None)]
+    for j, e in enumerate(m.entries):
+        out.append((("entries", j, "value"), e.value, e.regex))
+    return out
+
+
+def tainted_variables(ctx, is_tainted) -> set[str]:
+    """Map variables that can carry a tainted value: a map whose default or entry value uses a tainted
+    variable, or a capture of its regex when its source is tainted. Followed to a fixed point."""
+    maps = site_maps(ctx)
+    tainted: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for var, decls in maps.items():
+            if var in tainted:
+                continue
+            for _, _, _, m in decls:
+                source_tainted = any(is_tainted(v) or v in tainted for v in variables(m.source))
+                for _, value, regex in map_outputs(m):
+                    names = variables(value)
+                    captures = capture_names(regex) if regex else set()
+                    if any((n in captures and source_tainted) or (n not in captures and (is_tainted(n) or n in tainted))
+                           for n in names):
+                        tainted.add(var)
+                        changed = True
+                        break
+                if var in tainted:
+                    break
+    return tainted
+
+
+def capture_names(regex: str) -> set[str]:
+    """Variables a regex match sets: $1.. for every group, $name for named groups."""
+    from re import _parser as sre_parse  # noqa: the only parser of Python's regex syntax
+
+    try:
+        parsed = sre_parse.parse(regex)
+    except Exception:  # noqa: BLE001 - validated elsewhere; an unparsable regex sets no variable we know
+        return set()
+    names = {str(i) for i in range(1, min(parsed.state.groups, 10))}
+    return names | set(parsed.state.groupdict)
