@@ -69,3 +69,42 @@ def test_sendfile_max_chunk_takes_one_argument(tmp_path):
     site["directives"].append({"name": "sendfile_max_chunk", "args": ["1m", "2m"]})
     write_repo(tmp_path, sites={"full": site})
     assert "directives[1]: sendfile_max_chunk takes 1 argument(s), got 2" in errors_of(tmp_path)
+
+
+# --------------------------------------------------------------------------- zones of today's vhosts
+
+SIBLINGS = {"openbeautyfacts": "obf", "openbeautyfacts-com": "obf-com", "openpetfoodfacts": "opff",
+            "openproductsfacts": "opf", "openfoodsupplementsfacts": "ofsf", "new-openfoodfacts": "off-new"}
+
+
+def test_shipped_zones_match_todays_vhosts():
+    from .conftest import REPO
+
+    repo = load_repository(REPO)
+    zones, caches = repo.settings.rate_limit_zones, repo.settings.cache_zones
+    for site, zone in SIBLINGS.items():
+        assert (zones[zone].key, zones[zone].rate) == ("$binary_remote_addr", "240r/m")
+        root = [loc for loc in repo.sites[site].locations if loc.path == "/"][0]
+        assert [(r.zone, r.burst, r.nodelay) for r in root.rate_limits] == [(zone, 120, True)]
+        assert root.rate_limit_status == 429 and not root.rate_limit_dry_run  # intended: enforced
+    assert (zones["wiki-spider"].key, zones["wiki-spider"].rate) == ("$wiki_spider_key", "4r/m")
+    assert (zones["images-big"].rate, zones["images-small"].rate) == ("100r/m", "6000r/m")
+    images_root = repo.sites["images"].locations[0]
+    assert images_root.rate_limit_dry_run is True and images_root.rate_limit_status == 429
+    c = caches["off-images"]
+    assert (c.path, c.levels, c.inactive, c.max_size) == ("/dev/shm/off-images", "1:2", "24h", "4G")
+
+
+def test_zones_are_declared_only_on_hosts_that_use_them():
+    from .conftest import REPO
+
+    hosts = build(load_repository(REPO)).hosts
+    off1 = hosts["off1-reverse-proxy"].files["nginx.conf"]
+    assert "limit_req_zone $images_big_key zone=images-big:10m rate=100r/m;" in off1
+    assert ("proxy_cache_path /dev/shm/off-images levels=1:2 keys_zone=off-images:10m max_size=4G inactive=24h "
+            "use_temp_path=off;") in off1
+    assert "zone=obf" not in off1 and "off-images" not in hosts["off2-reverse-proxy"].files["nginx.conf"]
+    assert "limit_req_zone $wiki_spider_key zone=wiki-spider:10m rate=4r/m;" in hosts["ovh1-reverse-proxy"].files["nginx.conf"]
+    # dry-run stays on the images location, never at http level (today's leak to every vhost)
+    assert "limit_req_dry_run" not in off1
+    assert "        limit_req_dry_run on;\n" in hosts["off1-reverse-proxy"].files["sites/images.conf"]

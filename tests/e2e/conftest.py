@@ -66,3 +66,36 @@ def run_built_host(request, built_repo, tmp_path_factory, host, **kw):
     for name, text in PAGES.items():
         (html / name).write_text(text)
     return running
+
+
+def burst_from_one_client(nginx, host, path, n, client_ip, *, workers=8, timeout=10.0, **kw):
+    """Send `n` requests from one client IP, `workers` at a time; return (responses, seconds).
+
+    A request still waiting when `timeout` runs out (e.g. queued by a limit_req burst without
+    nodelay) is returned as None.
+    """
+    import socket
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_):
+        try:
+            return nginx.request(host, path, client_ip=client_ip, timeout=timeout, **kw)
+        except (socket.timeout, TimeoutError):
+            return None
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(workers) as pool:
+        responses = list(pool.map(one, range(n)))
+    return responses, time.monotonic() - start
+
+
+def assert_per_ip_limit(responses, seconds, *, burst, per_minute):
+    """nodelay limit: 1 + burst requests pass at once, plus what the bucket drains meanwhile; the rest
+    are refused by nginx itself with 429."""
+    passed = [r for r in responses if r.status == 200]
+    refused = [r for r in responses if r.status == 429]
+    assert len(passed) + len(refused) == len(responses), sorted({r.status for r in responses})
+    drained = int(per_minute / 60 * seconds) + 1
+    assert 1 + burst <= len(passed) <= 1 + burst + drained, (len(passed), seconds)
+    assert refused and all(r.header("X-Echo-Backend") is None for r in refused)

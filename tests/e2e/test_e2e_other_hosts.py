@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from conftest import PAGES, run_built_host
+from conftest import PAGES, assert_per_ip_limit, burst_from_one_client, run_built_host
 
 pytestmark = pytest.mark.e2e
 
@@ -64,6 +64,21 @@ def test_new_openfoodfacts_auth_on_pages_not_on_api(off2):
         assert r.status == 200 and r.echoed["backend"] == "upstream:off-new-backend#0"
 
 
+@pytest.mark.parametrize("host,kw", [
+    ("world.openpetfoodfacts.org", {}), ("world.openproductsfacts.org", {}),
+    ("world.openfoodsupplementsfacts.org", {}), ("fr.openbeautyfacts.com", {}),
+    ("world.new.openfoodfacts.org", {"basic_auth": ("off", "off")}),
+])
+def test_siblings_per_ip_limit_429(off2, host, kw):
+    # 240 r/m per IP, burst 120, nodelay: 121 pass at once, then 429 (was dry-run with 444: never enforced)
+    ip = f"203.0.113.{len(host)}"
+    responses, seconds = burst_from_one_client(off2, host, "/product/1", 140, ip, **kw)
+    assert_per_ip_limit(responses, seconds, burst=120, per_minute=240)
+    assert off2.request(host, "/product/1", client_ip="203.0.113.250", **kw).status == 200  # another client
+    # the API and asset locations are not limited (as today)
+    assert off2.request(host, "/api/v2/product/1", client_ip=ip, **kw).status == 200
+
+
 def test_keycloak_auth(off2):
     assert _redirects_to_https(off2, "auth.openfoodfacts.org")
     r = off2.request("auth.openfoodfacts.org", "/realms/openfoodfacts/protocol/openid-connect/auth?client_id=x")
@@ -80,6 +95,7 @@ def off1(request, built_repo, tmp_path_factory):
     product = running.config.fs_path("/mnt/off/images/products/301/762/042/2003")
     product.mkdir(parents=True)
     (product / "1.400.jpg").write_bytes(b"\xff\xd8thumbnail")
+    (product / "1.jpg").write_bytes(b"\xff\xd8full image")
     return running
 
 
@@ -105,6 +121,28 @@ def test_images_hotlinking_referer_is_refused(off1):
     r = off1.request("images.openfoodfacts.org", "/images/products/301/762/042/2003/1.400.jpg",
                      headers={"Referer": "https://www.jobothoniel.com/page"})
     assert r.status == 403
+
+
+def test_images_size_limits_are_dry_run(off1):
+    # images-big: 100 r/m, burst 100. Dry-run as today: nothing refused, nginx logs what it would do
+    path = "/images/products/301/762/042/2003/1.jpg"
+    responses, _ = burst_from_one_client(off1, "images.openfoodfacts.org", path, 110, "203.0.113.40")
+    assert {r.status for r in responses} == {200}
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and 'limiting requests, dry run' not in off1.error_log():
+        time.sleep(0.1)
+    log = off1.error_log()
+    assert 'limiting requests, dry run' in log and 'zone "images-big"' in log
+    assert 'zone "images-small"' not in log  # a thumbnail-sized request count is far below 6000 r/m
+
+
+def test_images_fallback_is_cached(off1):
+    backend = off1.config.backend("upstream:off-images-backend")
+    path = "/images/products/301/762/042/2003/3.400.jpg"
+    first = off1.request("images.openfoodfacts.org", path)
+    second = off1.request("images.openfoodfacts.org", path)
+    assert first.header("X-Cache-Status") == "MISS" and second.header("X-Cache-Status") == "HIT"
+    assert [r["path"] for r in backend.requests].count(path) == 1
 
 
 # ===================================================================== hetzner proxies

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import PAGES, run_built_host
+from conftest import PAGES, burst_from_one_client, run_built_host
 
 pytestmark = pytest.mark.e2e
 
@@ -165,6 +165,21 @@ def test_wiki_goes_through_anubis(ovh1):
     assert r.echoed["backend"] == "upstream:anubis-wiki#0"
     assert r.echoed_header("X-Http-Version") == "HTTP/1.1"
     assert r.echoed_header("X-Real-IP") == "203.0.113.30"
+
+
+def test_wiki_yisouspider_is_limited_per_address(ovh1):
+    # zone wiki-spider: 4 r/m, burst 5 without nodelay: the first request passes, 5 wait their turn
+    # (15 s each, longer than this client waits), the rest are refused at once with 503 (as today)
+    spider = "Mozilla/5.0 (Linux; Android 6.0) Mobile Safari/537.36 YisouSpider"
+    responses, _ = burst_from_one_client(ovh1, "wiki.openfoodfacts.org", "/Main_Page", 8, "203.0.113.31",
+                                         workers=8, timeout=3, user_agent=spider)
+    answered = [r for r in responses if r is not None]
+    assert sorted(r.status for r in answered) == [200, 503, 503] and len(responses) - len(answered) == 5
+    assert all(r.header("X-Echo-Backend") is None for r in answered if r.status == 503)
+    # other user agents from the same address, and the spider from another address, are not limited
+    assert ovh1.request("wiki.openfoodfacts.org", "/Main_Page", client_ip="203.0.113.31").status == 200
+    assert ovh1.request("wiki.openfoodfacts.org", "/Main_Page", client_ip="203.0.113.32",
+                        user_agent=spider).status == 200
 
 
 def test_wiki_upload_limit_40m(ovh1):

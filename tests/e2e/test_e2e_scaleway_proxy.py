@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import PAGES, run_built_host
+from conftest import PAGES, assert_per_ip_limit, burst_from_one_client, run_built_host
 
 pytestmark = pytest.mark.e2e
 
@@ -324,6 +324,13 @@ def test_search_global_limit_503_for_anonymous_clients(edge):
 def test_search_global_limit_spares_logged_in_users(edge):
     statuses = _burst(edge, 12, "/cgi/search.pl?search_terms=y", cookies={"session": "s"})
     assert set(statuses) == {200}
+
+
+def test_openbeautyfacts_per_ip_limit_429(edge):
+    # 240 r/m per IP, burst 120, nodelay: 121 pass at once, then 429 (was dry-run with 444: never enforced)
+    responses, seconds = burst_from_one_client(edge, "world.openbeautyfacts.org", "/", 140, "203.0.113.60")
+    assert_per_ip_limit(responses, seconds, burst=120, per_minute=240)
+    assert edge.request("world.openbeautyfacts.org", "/", client_ip=_Ips.next()).status == 200
 
 
 @pytest.mark.parametrize("host", ["pro.openfoodfacts.org", "world.openbeautyfacts.org"])
