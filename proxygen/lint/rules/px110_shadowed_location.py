@@ -1,0 +1,43 @@
+"""PX110: a location nginx's selection algorithm never picks, because another one always wins."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from proxygen.lint.rule import Hit, Rule
+from proxygen.lint.rules._shared import candidate_uris, select, site_locations
+
+
+def check(ctx):
+    for source, site in ctx.sites():
+        locations = site_locations(site, ctx.settings)
+        for loc in locations:
+            if loc.index is None:
+                continue
+            uris = candidate_uris(loc)
+            if not uris:  # a regex no sample could be generated for: no claim
+                continue
+            winners = [select(locations, uri) for uri in uris]
+            if any(w == loc for w in winners):
+                continue
+            winner, _ = Counter(w for w in winners if w is not None).most_common(1)[0]
+            example = uris[winners.index(winner)]
+            yield Hit(source, ("locations", loc.index, "path"),
+                      f"{loc.label} is never selected: {winner.label} wins for the URIs it should serve "
+                      f"(e.g. {example}); remove it, reorder the regexes, or change the match")
+
+
+RULE = Rule(
+    code="PX110", name="shadowed-location", severity="warning",
+    summary="A location can never be selected: an exact, `^~` prefix or earlier regex location always wins.",
+    doc="""nginx picks a location by an algorithm, not by file order: an exact match (`=`) wins; otherwise the
+longest matching prefix is remembered, and if it is `^~` (match: prefix_priority) the search stops;
+otherwise regex locations are tried in declaration order and the first match wins; only when none
+matches does the longest prefix serve. So `location /api/` after `location ~ ^/api` is dead, as is a
+regex after a broader regex, or a prefix under a `^~` parent that a regex would have to take. Lint
+replays the algorithm on the URIs each location is written for (its path and a path below it; for a
+regex, strings generated from the pattern) and reports a location none of them reaches, naming the
+winner. Fix: delete the dead location, move a narrower regex before the broader one, or use
+match: prefix_priority / exact to take precedence over regexes.""",
+    check=check,
+)
