@@ -117,11 +117,21 @@ def blocklist_data(repo: Repository, settings, now=None):
     return data, warnings
 
 
-SIMULATE_HINT = "replay a log with `proxygen crawlers simulate LOG --site SITE` to see what it would do"
-
-
 def _location_label(repo: Repository, site, loc) -> str:
     return f"{repo.site_file(site.name)} location {loc.path}"
+
+
+def _locations_text(repo: Repository, located: list[tuple]) -> str:
+    """`sites/a.yml locations /x, /y; sites/b.yml location /z` from (site, location) pairs."""
+    by_file: dict[str, list[str]] = {}
+    for site, loc in located:
+        by_file.setdefault(repo.site_file(site.name), []).append(loc.path)
+    return "; ".join(f"{f} location{'s' if len(p) > 1 else ''} {', '.join(p)}" for f, p in by_file.items())
+
+
+def _simulate_hint(sites: list) -> str:
+    names = " / ".join(f"--site {s.name}" for s in sites) or "--site SITE"
+    return f"replay a log with `proxygen crawlers simulate LOG {names}` to see what it would do"
 
 
 def place_throttles(repo: Repository, bl, sites: list) -> tuple[object, list[str]]:
@@ -142,8 +152,8 @@ def place_throttles(repo: Repository, bl, sites: list) -> tuple[object, list[str
     bl = replace(bl, server_dry_run=server_dry)
     dry_zones = [z.name for z in bl.zones if z.dry_run]
     enforced_zones = [z.name for z in bl.zones if not z.dry_run]
-    dry_in: list[str] = []       # dry-run locations with limits of their own: dry-run zones apply there
-    not_dry_in: list[str] = []   # locations with enforced limits of their own: dry-run zones do not
+    dry_in: list[tuple] = []       # (site, location) with dry-run limits of their own: dry-run zones apply
+    not_dry_in: list[tuple] = []   # (site, location) with enforced limits of their own: dry-run zones do not
     for site in defended:
         if site.rate_limit_dry_run and enforced_zones:
             warnings.append(f"{repo.site_file(site.name)}: rate_limit_dry_run: true at server level also makes "
@@ -153,25 +163,26 @@ def place_throttles(repo: Repository, bl, sites: list) -> tuple[object, list[str
                 continue
             own = loc.rate_limit_dry_run if loc.rate_limit_dry_run is not None else site.rate_limit_dry_run
             if own:
-                dry_in.append(_location_label(repo, site, loc))
+                dry_in.append((site, loc))
                 if enforced_zones and loc.rate_limit_dry_run:
                     warnings.append(f"{_location_label(repo, site, loc)}: rate_limit_dry_run: true also makes "
                                     f"blocklists/ throttle zone(s) {', '.join(enforced_zones)} dry-run there")
             else:
-                not_dry_in.append(_location_label(repo, site, loc))
+                not_dry_in.append((site, loc))
+    hint = _simulate_hint(defended)
     for name in dry_zones:
         if server_dry:
             if not_dry_in:
-                warnings.append(f"zone {name}: dry_run: not applied in locations whose own limit_req is enforced "
+                warnings.append(f"zone {name}: dry_run: not applied where a location's own limit_req is enforced "
                                 f"(nginx's limit_req_dry_run covers every limit of a location): "
-                                f"{', '.join(not_dry_in)}; {SIMULATE_HINT}")
+                                f"{_locations_text(repo, not_dry_in)}; {hint}")
             continue
         why = (f"zone(s) {', '.join(enforced_zones)} are enforced there" if enforced_zones else
                f"{', '.join(repo.site_file(s.name) for s in server_level)} set rate_limits or rate_limit_dry_run "
                "at server level")
-        where = f"applied only in dry-run locations: {', '.join(dry_in)}" if dry_in else "not rendered"
+        where = f"applied only in dry-run {_locations_text(repo, dry_in)}" if dry_in else "not rendered"
         warnings.append(f"zone {name}: dry_run: not in the crawler-defence server block, since {why} and nginx's "
-                        f"limit_req_dry_run covers every limit of a block; {where}; {SIMULATE_HINT}")
+                        f"limit_req_dry_run covers every limit of a block; {where}; {hint}")
     if dry_zones and not server_dry and not dry_in:
         bl = replace(bl, zones=[z for z in bl.zones if not z.dry_run])
     return bl, warnings

@@ -265,9 +265,9 @@ def test_all_dry_run_zones_run_dry_at_server_level_and_leave_enforced_locations_
     search = _location(site, "/search")
     assert "zone=trial" not in search and "limit_req_dry_run off;" in search and "zone=per-ip burst=5;" in search
     assert [w for w in edge.warnings if w.startswith("zone trial")] == [
-        "zone trial: dry_run: not applied in locations whose own limit_req is enforced (nginx's limit_req_dry_run "
+        "zone trial: dry_run: not applied where a location's own limit_req is enforced (nginx's limit_req_dry_run "
         "covers every limit of a location): sites/full.yml location /search; replay a log with "
-        "`proxygen crawlers simulate LOG --site SITE` to see what it would do"]
+        "`proxygen crawlers simulate LOG --site full` to see what it would do"]
     _nginx_t(repo)
 
 
@@ -286,7 +286,7 @@ def test_dry_run_zone_beside_an_enforced_one_goes_only_into_dry_run_locations(tm
     assert "limit_req_zone $proxygen_throttle_trial zone=trial:10m" in edge.files["crawler-defence/http.conf"]
     trial = [w for w in edge.warnings if w.startswith("zone trial")]
     assert len(trial) == 1 and "since zone(s) crawl are enforced there" in trial[0]
-    assert "applied only in dry-run locations: sites/full.yml location /api/" in trial[0]
+    assert "applied only in dry-run sites/full.yml location /api/;" in trial[0]
     assert ("sites/full.yml location /api/: rate_limit_dry_run: true also makes blocklists/ throttle zone(s) "
             "crawl dry-run there") in edge.warnings
     _nginx_t(repo)
