@@ -3,6 +3,7 @@
 One nginx for the module (each test uses its own client addresses, so buckets never collide)."""
 
 import http.client
+import re
 import shutil
 import ssl
 
@@ -177,3 +178,50 @@ def test_allowlisted_clients_pass_every_rule(scaleway):
     assert _get(scaleway, ip="203.0.113.66", user_agent="Smoothie/3.1 (Android)").echoed["path"] == "/product/1"
     # ... and is never throttled by a blocklist zone.
     assert _five(scaleway, "/some-page", "151.115.132.6") == [200] * 5
+
+
+# --- a dry-run zone (every zone dry-run: limit_req_dry_run on in the server block)
+
+DRY_RUN_BLOCKLIST = """\
+zones:
+  trial: {rate: 1r/m, burst: 1, nodelay: true, dry_run: true}
+entries:
+  - cidr: 198.51.100.0/24
+    action: throttle
+    zone: trial
+    reason: "trying a limit before enforcing it"
+    created: 2026-11-01
+"""
+
+
+@pytest.fixture(scope="module")
+def scaleway_dry_run(request, tmp_path_factory):
+    from proxygen.compile.build import build
+    from proxygen.compile.output import write_build
+    from proxygen.model import load_repository
+
+    repo = tmp_path_factory.mktemp("repo-dry")
+    shutil.copy(REPO_ROOT / "proxygen.yml", repo / "proxygen.yml")
+    shutil.copytree(REPO_ROOT / "sites", repo / "sites")
+    (repo / "blocklists").mkdir()
+    (repo / "blocklists" / "manual.yml").write_text(DRY_RUN_BLOCKLIST)
+    out = tmp_path_factory.mktemp("build-dry")
+    write_build(build(load_repository(repo), "scaleway-proxy"), out)
+    return run_built_host(request, out, tmp_path_factory, "scaleway-proxy")
+
+
+def test_dry_run_zone_never_rejects_and_is_logged(scaleway_dry_run):
+    # The assets location has no limit_req of its own: it inherits the server's dry-run zone.
+    statuses = [_get(scaleway_dry_run, f"/css/{i}.css", ip="198.51.100.20").status for i in range(5)]
+    assert statuses == [200] * 5
+    # 1 request plus a burst of 1 pass; the 3 others would have been rejected: nginx logs each.
+    logged = re.findall(r'limiting requests, dry run, excess: [0-9.]+ by zone "trial", client: 198\.51\.100\.20,',
+                        scaleway_dry_run.error_log())
+    assert len(logged) == 3
+
+
+def test_dry_run_server_block_leaves_the_sites_own_limits_enforced(scaleway_dry_run):
+    # Location / has its own per-IP limit (15r/m, burst 10): it gets limit_req_dry_run off, so the
+    # site's limit still answers 429 after 11 requests instead of turning dry-run with the server block.
+    statuses = [_get(scaleway_dry_run, "/some-page", ip="198.51.100.21").status for _ in range(12)]
+    assert statuses == [200] * 11 + [429]
