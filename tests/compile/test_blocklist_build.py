@@ -8,13 +8,24 @@ import shutil
 
 import pytest
 
-from proxygen.errors import ProxygenError
-
 from proxygen.compile.build import build
+from proxygen.errors import ProxygenError
 from proxygen.model import load_repository
 from proxygen.nginx import check_hosts
 
 from .conftest import write_repo
+
+
+def _nginx_t(repo):
+    results = check_hosts(repo)
+    assert results
+    for r in results:
+        assert r.ok, f"{r.host}: {r.output}"
+
+
+needs_nginx = pytest.mark.skipif(shutil.which("nginx") is None and not os.path.exists("/usr/sbin/nginx"),
+                                 reason="nginx not installed")
+
 
 BLOCKLIST = """\
 zones:
@@ -167,6 +178,11 @@ def test_asn_database_and_build_date_are_recorded_in_the_geo(tmp_path):
     assert "    # AS136907: 2 networks\n" in geo
 
 
+@needs_nginx
+def test_asn_expanded_config_passes_nginx_t(tmp_path):
+    _nginx_t(_asn_repo(tmp_path, "asn.mmdb"))
+
+
 # --- the tarpit page
 
 
@@ -239,17 +255,6 @@ def _dry_repo(tmp_path, blocklist, server_limits=False, api_dry_run=True):
 def _location(conf: str, path: str) -> str:
     block = conf[conf.index(f"location {path} {{"):]
     return block[:block.index("}")]
-
-
-def _nginx_t(repo):
-    results = check_hosts(repo)
-    assert results
-    for r in results:
-        assert r.ok, f"{r.host}: {r.output}"
-
-
-needs_nginx = pytest.mark.skipif(shutil.which("nginx") is None and not os.path.exists("/usr/sbin/nginx"),
-                                 reason="nginx not installed")
 
 
 @needs_nginx
