@@ -81,19 +81,27 @@ def select(locations: list[Loc], uri: str) -> Loc | None:
     return longest
 
 
-def candidate_uris(loc: Loc) -> list[str]:
+def candidate_uris(loc: Loc, siblings: list[Loc] = ()) -> list[str]:
     """URIs that should reach `loc` if anything does: its path and a path below it (prefix), its path
-    (exact), strings generated from the pattern that it matches (regex; empty when none could be made)."""
+    (exact), strings generated from the pattern that it matches (regex; empty when none could be made).
+    An unanchored regex's samples are also tried under each sibling prefix location, where a longer
+    plain prefix lets nginx try regexes again (`^~ /` then `/app/` then `~ \\.php$`)."""
     if loc.match == "exact":
         return [loc.path]
     if loc.match in ("prefix", "prefix_priority"):
         return [loc.path, loc.path + "x"] + ([] if loc.path.endswith("/") else [loc.path + "/x"])
+    bases = ["/"] + sorted({s.path for s in siblings if s.match == "prefix" and s.path != "/"})
     out = []
     for sample in regex_samples(loc.path, loc.match == "regex_i"):
-        uri = sample if sample.startswith("/") else "/" + sample
-        if loc.matches(uri) and uri not in out:
-            out.append(uri)
-    return out
+        for base in bases:
+            uri = base + sample.lstrip("/") if base.endswith("/") else base + "/" + sample.lstrip("/")
+            if loc.matches(uri) and uri not in out:
+                out.append(uri)
+            if sample.startswith("/") and base != "/":
+                uri = base + sample
+                if loc.matches(uri) and uri not in out:
+                    out.append(uri)
+    return out[:_MAX_SAMPLES * 4]
 
 
 # --- strings a regular expression matches ------------------------------------------------------
@@ -233,6 +241,7 @@ def target_url(redirect: Redirect, host: str, uri: str) -> tuple[str, str, str] 
     """(scheme, host, path) the redirect sends a request for host+uri to; None when a variable nginx
     computes at run time (a capture, a map) decides the host."""
     to = redirect.to.rstrip("/") + "$request_uri" if redirect.keep_uri else redirect.to
+    to = re.sub(r"\$\{?(is_args|args)\b\}?", "", to)  # the query string plays no part in location selection
     to = (to.replace("${host}", host).replace("$host", host).replace("${request_uri}", uri)
           .replace("$request_uri", uri).replace("$scheme", "https").replace("$uri", uri.split("?")[0]))
     parts = urlsplit(to)

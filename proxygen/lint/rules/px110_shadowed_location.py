@@ -14,7 +14,7 @@ def check(ctx):
         for loc in locations:
             if loc.index is None:
                 continue
-            uris = candidate_uris(loc)
+            uris = candidate_uris(loc, locations)
             if not uris:  # a regex no sample could be generated for: no claim
                 continue
             winners = [select(locations, uri) for uri in uris]
