@@ -12,7 +12,7 @@ Output layout per host (all includes are relative to nginx.conf, so
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from proxygen.compile.check import CheckError, check_directives, check_structure
 from proxygen.compile.directives import HTTP, MAIN, SERVER
@@ -21,6 +21,12 @@ from proxygen.compile.view import HostView
 from proxygen.errors import ProxygenError, UsageError
 from proxygen.model import Repository
 from proxygen.model.settings import Host
+
+if TYPE_CHECKING:
+    from proxygen.blocklist.render import RenderData
+
+# Where the crawler-defence snippet sends tarpitted requests (a file of proxygen.yml `pages:`).
+TARPIT_PAGE = "stop-crawling.txt"
 
 
 @dataclass
@@ -134,7 +140,7 @@ def _simulate_hint(sites: list) -> str:
     return f"replay a log with `proxygen crawlers simulate LOG {names}` to see what it would do"
 
 
-def place_throttles(repo: Repository, bl, sites: list) -> tuple[object, list[str]]:
+def place_throttles(repo: Repository, bl: "RenderData", sites: list) -> tuple["RenderData", list[str]]:
     """Decide where the blocklist's throttle zones go on one host; return (data, warnings).
 
     nginx applies one limit_req_dry_run to every limit_req of a block (a location's own setting, else
@@ -205,9 +211,6 @@ def check_tarpit_page(repo: Repository, sites: list) -> None:
                                 f"`pages: [{TARPIT_PAGE}]` (and list it in proxygen.yml pages:)"))
     if problems:
         raise DeclarationError(problems)
-
-
-TARPIT_PAGE = "stop-crawling.txt"
 
 
 def build_host(repo: Repository, host: Host, settings=None) -> HostOutput:
