@@ -1,0 +1,101 @@
+"""PX110's model of nginx's location selection, checked against the real nginx.
+
+Each scenario is a set of locations; nginx runs them on 127.0.0.1 (every location answers its own
+label), and every URI PX110 would reason about (the candidates it derives, plus a few more) must
+select the same location in the model as in nginx.
+"""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import quote as urlquote
+
+import pytest
+
+from proxygen.compile.quote import quote
+from proxygen.lint.rules._shared import Loc, candidate_uris, select
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+_MODIFIER = {"prefix": "", "prefix_priority": "^~ ", "exact": "= ", "regex": "~ ", "regex_i": "~* "}
+
+SCENARIOS = {
+    "regex-before-prefix": [("prefix", "/"), ("regex", "^/api"), ("prefix", "/api/"), ("regex", "^/api/v2/"),
+                            ("prefix_priority", "/static/"), ("regex_i", r"^/static/.*\.(css|js)$")],
+    "priority-root": [("prefix_priority", "/"), ("prefix", "/app/"), ("regex", r"\.php$"),
+                      ("regex", r"^/static/.*\.css$")],
+    "mixed": [("prefix", "/"), ("exact", "/"), ("prefix_priority", "/static/"), ("prefix", "/static/uploads/"),
+              ("regex_i", r"\.(css|js)$"), ("regex", "^/api/v2/"), ("regex", "^/api/"),
+              ("regex", "^/(api/v1|export)/"), ("exact", "/health"), ("prefix", "/web/database/"),
+              ("regex", r"^/images/[0-9]+/.+\.jpe?g$"), ("prefix", "/images/")],
+}
+EXTRA_URIS = ["/", "/a", "/api", "/API/v2/x", "/static/X.CSS", "/x/y.php", "/app", "/images/12/a.jpg", "/health/"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _config(tmp: Path, port: int, locations: list[Loc]) -> str:
+    blocks = "".join(
+        f"        location {_MODIFIER[loc.match]}{quote(loc.path, regex=loc.match.startswith('regex'))} "
+        f"{{ return 200 {quote(str(i))}; }}\n" for i, loc in enumerate(locations))
+    temp = "".join(f"    {d}_temp_path {tmp / d};\n" for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return (f"daemon off;\nworker_processes 1;\npid {tmp / 'nginx.pid'};\nerror_log {tmp / 'error.log'};\n"
+            f"events {{ worker_connections 64; }}\n"
+            f"http {{\n    access_log off;\n{temp}"
+            f"    server {{\n        listen 127.0.0.1:{port};\n{blocks}    }}\n}}\n")
+
+
+def _get(port: int, uri: str) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", urlquote(uri, safe="/"))
+        return conn.getresponse().read().decode()
+    finally:
+        conn.close()
+
+
+@pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx is not installed")
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_model_selects_what_nginx_selects(name, tmp_path):
+    locations = [Loc(match, path, i, f"{match} {path}") for i, (match, path) in enumerate(SCENARIOS[name])]
+    uris = list(dict.fromkeys([u for loc in locations for u in candidate_uris(loc, locations)] + EXTRA_URIS))
+    uris = [u for u in uris if u.isprintable()]
+    port = _free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(_config(tmp_path, port, locations), encoding="utf-8")
+    check = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "error.log")],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    proc = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "error.log")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.05)
+        mismatches = []
+        for uri in uris:
+            model = select(locations, uri)
+            want = str(locations.index(model)) if model is not None else "404"
+            got = _get(port, uri)
+            got = got if got.isdigit() else "404"
+            if got != want:
+                mismatches.append((uri, locations[int(got)].label if got != "404" else got,
+                                   model.label if model else None))
+        assert len(uris) > 10
+        assert mismatches == [], mismatches
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
