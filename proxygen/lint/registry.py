@@ -31,6 +31,7 @@ from proxygen.lint.rules import (
     px206_return_bypasses_access,
     px207_status_page_exposed,
     px208_version_disclosure,
+    px209_regex_redos,
 )
 
 RULES: list[Rule] = [
@@ -59,6 +60,7 @@ RULES: list[Rule] = [
     px206_return_bypasses_access.RULE,
     px207_status_page_exposed.RULE,
     px208_version_disclosure.RULE,
+    px209_regex_redos.RULE,
 ]
 
 CODES: dict[str, Rule] = {r.code: r for r in RULES}

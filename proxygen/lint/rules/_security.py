@@ -295,13 +295,26 @@ def tainted_variables(ctx, is_tainted) -> set[str]:
     return tainted
 
 
-def capture_names(regex: str) -> set[str]:
-    """Variables a regex match sets: $1.. for every group, $name for named groups."""
-    from re import _parser as sre_parse  # noqa: the only parser of Python's regex syntax
+def python_syntax(regex: str) -> str:
+    """PCRE's (?<name>...) and (?'name'...) written as Python's (?P<name>...)."""
+    regex = re.sub(r"\(\?<([A-Za-z_]\w*)>", r"(?P<\1>", regex)
+    return re.sub(r"\(\?'([A-Za-z_]\w*)'", r"(?P<\1>", regex)
+
+
+def parse_regex(regex: str, ignore_case: bool = False):
+    """The regex parsed by Python's own parser (re._parser), or None if Python cannot read it."""
+    from re import _parser as sre_parse  # the parser behind re.compile: the regex's real structure
 
     try:
-        parsed = sre_parse.parse(regex)
-    except Exception:  # noqa: BLE001 - validated elsewhere; an unparsable regex sets no variable we know
+        return sre_parse.parse(python_syntax(regex), re.IGNORECASE if ignore_case else 0)
+    except (re.error, RecursionError, OverflowError):
+        return None
+
+
+def capture_names(regex: str) -> set[str]:
+    """Variables a regex match sets: $1.. for every group, $name for named groups."""
+    parsed = parse_regex(regex)
+    if parsed is None:
         return set()
     names = {str(i) for i in range(1, min(parsed.state.groups, 10))}
     return names | set(parsed.state.groupdict)
