@@ -194,7 +194,20 @@ def test_generated_access_log_off_beside_another_is_reported_at_logs(tmp_path):
     ctx = _built(root)
     files = ctx.build.hosts["edge"].files
     files["sites/app.conf"] = files["sites/app.conf"].replace("    error_log ", "    access_log off;\n    error_log ", 1)
-    assert_hits(ctx, "px106_access_log_cancelled", root, "PX106", "turns every access log of that block off")
+    assert_hits(ctx, "px106_access_log_cancelled", root, "PX106", "turns every access log of the block off")
+
+
+def test_generated_access_log_off_at_http_level_cancels_the_host_log(tmp_path):
+    """A site file's top level is inside nginx.conf's http block: `access_log off` there sits beside
+    the host-wide access_log (includes are followed as nginx reads them)."""
+    root = repo_with(tmp_path, {
+        # no `logs:` key here: the finding is reported where the site's declaration starts
+        "sites/app.yml": APP_HEAD.replace("]\n", "]  # <-\n", 1) + APP_ROOT_LOCATION,
+    })
+    ctx = _built(root)
+    files = ctx.build.hosts["edge"].files
+    files["sites/app.conf"] = "access_log off;\n" + files["sites/app.conf"]
+    assert_hits(ctx, "px106_access_log_cancelled", root, "PX106", "in the same http block")
 
 
 def test_dry_run_at_http_level_cannot_be_declared(tmp_path):

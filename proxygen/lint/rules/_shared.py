@@ -355,6 +355,35 @@ def describe(redirect: Redirect) -> str:
 # --- generated config -------------------------------------------------------------------------
 
 
+def host_blocks(ctx, host: str) -> list[tuple[tuple, str, list]]:
+    """Every block of a host as nginx reads it, generated includes inlined (a site's top level sits in
+    `http`, the crawler-defence snippet in each server including it): (enclosing block names, file
+    the block opens in, [(directive, file it is written in)] directly in the block)."""
+    trees = {rel: tree for h, rel, tree in ctx.generated() if h == host}
+    out: list[tuple[tuple, str, list]] = []
+
+    def inline(nodes, rel: str, depth: int) -> list:
+        items = []
+        for node in nodes:
+            target = node.args[0] if node.name == "include" and len(node.args) == 1 else None
+            if target in trees and depth < 8:
+                items += inline(trees[target], target, depth + 1)
+            else:
+                items.append((node, rel))
+        return items
+
+    def visit(nodes, rel: str, names: tuple) -> None:
+        items = inline(nodes, rel, 0)
+        out.append((names, rel, items))
+        for node, written_in in items:
+            if node.block is not None:
+                visit(node.block, written_in, names + (node.name,))
+
+    if "nginx.conf" in trees:
+        visit(trees["nginx.conf"], "nginx.conf", ())
+    return out
+
+
 def defined_variables(ctx, host: str) -> set[str]:
     """Variables (without $) a host's generated config defines with map, geo, set or a named capture."""
     from proxygen.lint.context import walk

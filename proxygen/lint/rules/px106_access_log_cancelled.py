@@ -3,9 +3,8 @@ conditional on a variable nothing defines."""
 
 from __future__ import annotations
 
-from proxygen.lint.context import walk
 from proxygen.lint.rule import Hit, Rule
-from proxygen.lint.rules._shared import defined_variables, is_nginx_variable
+from proxygen.lint.rules._shared import defined_variables, host_blocks, is_nginx_variable
 
 
 def _where(ctx, rel):
@@ -16,25 +15,29 @@ def _where(ctx, rel):
 
 
 def check(ctx):
-    defined: dict[str, set[str]] = {}
-    for host, rel, tree in ctx.generated():
-        blocks = [(None, tree)] + [(node, node.block) for node, _ in walk(tree) if node.block is not None]
-        for block_node, block in blocks:
-            logs = [n for n in block if n.name == "access_log"]
-            block_name = block_node.name if block_node is not None else "top level"
-            if len(logs) > 1 and any(n.args[:1] == ["off"] for n in logs):
-                source, loc = _where(ctx, rel)
-                yield Hit(source, loc, f"host {host}, {rel}:{logs[0].line}: `access_log off` beside another "
-                                       f"access_log in the same {block_name} block turns every access log "
-                                       f"of that block off")
-            for n in logs:
+    hosts = sorted({host for host, _, _ in ctx.generated()})
+    for host in hosts:
+        defined = None
+        for names, opened_in, items in host_blocks(ctx, host):
+            logs = [(n, rel) for n, rel in items if n.name == "access_log"]
+            block = names[-1] if names else "main"
+            offs = [(n, rel) for n, rel in logs if n.args[:1] == ["off"]]
+            if offs and len(logs) > 1:
+                # reported at a site's logs: the one writing `off`, else the one whose log is cancelled
+                off, off_rel = offs[0]
+                files = [off_rel] + [rel for n, rel in logs if n.args[:1] != ["off"]]
+                source, loc = _where(ctx, next((r for r in files if r.startswith("sites/")), files[0]))
+                yield Hit(source, loc, f"host {host}, {off_rel}:{off.line}: `access_log off` in the same "
+                                       f"{block} block as another access_log turns every access log of the "
+                                       f"block off")
+            for n, rel in logs:
                 for arg in n.args[1:]:
                     if not arg.startswith("if="):
                         continue
                     var = arg[len("if="):].lstrip("$").strip("{}")
-                    if host not in defined:
-                        defined[host] = defined_variables(ctx, host)
-                    if not is_nginx_variable(var) and var not in defined[host]:
+                    if defined is None:
+                        defined = defined_variables(ctx, host)
+                    if not is_nginx_variable(var) and var not in defined:
                         source, loc = _where(ctx, rel)
                         yield Hit(source, loc, f"host {host}, {rel}:{n.line}: access_log if=${var}: no map, geo "
                                                f"or set on this host defines ${var} (nginx refuses to start)")

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import datetime
 
-from proxygen.lint.context import walk
 from proxygen.lint.rule import Hit, Rule
-from proxygen.lint.rules._shared import blocklist_position
+from proxygen.lint.rules._shared import blocklist_position, host_blocks
 
 
 def _declared(ctx, max_age: int):
@@ -27,16 +26,15 @@ def _declared(ctx, max_age: int):
 
 
 def _http_level(ctx):
-    for host, rel, tree in ctx.generated():
-        for node, parents in walk(tree):
-            if node.name != "limit_req_dry_run" or node.args[:1] != ["on"]:
+    for host in sorted({host for host, _, _ in ctx.generated()}):
+        for names, _, items in host_blocks(ctx, host):
+            if names != ("http",):
                 continue
-            names = [p.name for p in parents]
-            at_http = names == ["http"] if rel == "nginx.conf" else names == [] and not rel.startswith("snippets/")
-            if at_http:
-                source, _ = ctx.declaration_of(rel)
-                yield Hit(source, (), f"host {host}, {rel}:{node.line}: limit_req_dry_run on at http level turns "
-                                      f"every rate limit of every site of the host into a dry-run")
+            for node, rel in items:
+                if node.name == "limit_req_dry_run" and node.args[:1] == ["on"]:
+                    source, _ = ctx.declaration_of(rel)
+                    yield Hit(source, (), f"host {host}, {rel}:{node.line}: limit_req_dry_run on at http level "
+                                          f"turns every rate limit of every site of the host into a dry-run")
 
 
 def _blocklist(ctx, max_age: int):
