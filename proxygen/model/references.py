@@ -53,6 +53,12 @@ def _hosts(repo) -> list[Problem]:
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 out.append(_p(repo, "proxygen.yml", ("hosts", host_name, "sites", i),
                               f"no site declaration sites/{site}.yml{hint}"))
+        status = host.stub_status
+        if status is not None and status.port in (host.http_port, host.https_port):
+            which = "http_port" if status.port == host.http_port else "https_port"
+            out.append(_p(repo, "proxygen.yml", ("hosts", host_name, "stub_status", "port"),
+                          f"{status.port} is the host's {which}, where the sites answer; use another port "
+                          "(the exporter's default is 8080)"))
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyAddress, field_validator, model_validator
 
 from proxygen.model.allowlists import Allowlists
 from proxygen.model.crawlers import CrawlerSettings
@@ -39,6 +39,28 @@ class HostPaths(_Strict):
                                                    "paths); the nginx -t sandbox sets it so it runs unprivileged.")
 
 
+class StubStatus(_Strict):
+    """nginx's status page (stub_status) for the Prometheus exporter running on the proxy itself.
+
+    It gets its own server on a loopback address, so it is never reachable from outside the host.
+    """
+
+    address: IPvAnyAddress = Field("127.0.0.1", description="A loopback address (127.0.0.0/8 or ::1).")
+    port: int = Field(8080, ge=1, le=65535)
+
+    @field_validator("address")
+    @classmethod
+    def _loopback(cls, address):
+        if not address.is_loopback:
+            raise ValueError(f"{address} is not a loopback address (127.0.0.0/8 or ::1): the status page must "
+                             "stay local to the host")
+        return address
+
+    def listen(self) -> str:
+        address = str(self.address)  # the default stays a str (pydantic does not validate defaults)
+        return f"[{address}]:{self.port}" if ":" in address else f"{address}:{self.port}"
+
+
 class Host(_Strict):
     """One proxy host: which sites it serves and with which nginx."""
 
@@ -57,6 +79,8 @@ class Host(_Strict):
     resolver: list[Annotated[str, Field(pattern=r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$")]] = Field(
         default_factory=list, description="DNS resolvers: host, IPv4 or [IPv6], optional :port.")
     paths: HostPaths = Field(default_factory=HostPaths)
+    stub_status: StubStatus | None = Field(
+        None, description="Serve nginx's status page on a local listen for the exporter (e.g. 127.0.0.1:8080).")
 
     @field_validator("sites")
     @classmethod

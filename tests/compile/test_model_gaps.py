@@ -108,3 +108,46 @@ def test_zones_are_declared_only_on_hosts_that_use_them():
     # dry-run stays on the images location, never at http level (today's leak to every vhost)
     assert "limit_req_dry_run" not in off1
     assert "        limit_req_dry_run on;\n" in hosts["off1-reverse-proxy"].files["sites/images.conf"]
+
+
+# --------------------------------------------------------------------------- hosts.<h>.stub_status
+
+def _with_status(tmp_path, status):
+    settings = copy.deepcopy(SETTINGS)
+    settings["hosts"]["edge"]["stub_status"] = status
+    write_repo(tmp_path, settings=settings)
+    return tmp_path
+
+
+@pytest.mark.parametrize("status,listen", [({}, "127.0.0.1:8080"), ({"address": "::1", "port": 9000}, "[::1]:9000"),
+                                           ({"address": "127.0.0.2"}, "127.0.0.2:8080")])
+def test_stub_status_gets_a_loopback_server(tmp_path, status, listen):
+    text = build(load_repository(_with_status(tmp_path, status)), "edge").hosts["edge"].files["nginx.conf"]
+    assert f"    server {{\n        listen {listen};\n        access_log off;\n        stub_status;\n    }}\n" in text
+
+
+def test_no_stub_status_server_unless_declared(repo_dir):
+    assert "stub_status" not in build(load_repository(repo_dir), "edge").hosts["edge"].files["nginx.conf"]
+
+
+@pytest.mark.parametrize("status,expected", [
+    ({"address": "0.0.0.0"}, "hosts.edge.stub_status.address: 0.0.0.0 is not a loopback address"),
+    ({"address": "10.1.0.5"}, "hosts.edge.stub_status.address: 10.1.0.5 is not a loopback address"),
+    ({"address": "localhost"}, "hosts.edge.stub_status.address: "),
+    ({"port": 443}, "hosts.edge.stub_status.port: 443 is the host's https_port"),
+    ({"port": 80}, "hosts.edge.stub_status.port: 80 is the host's http_port"),
+    ({"port": 0}, "hosts.edge.stub_status.port: "),
+    ({"listen": "127.0.0.1:8080"}, "hosts.edge.stub_status.listen: unknown field"),
+])
+def test_stub_status_errors_are_positioned(tmp_path, status, expected):
+    msg = errors_of(_with_status(tmp_path, status))
+    assert msg.startswith("proxygen.yml:") and expected in msg, msg
+
+
+def test_shipped_stub_status_is_on_off2_only():
+    from .conftest import REPO
+
+    hosts = build(load_repository(REPO)).hosts
+    assert "        listen 127.0.0.1:8080;\n        access_log off;\n        stub_status;\n" in \
+        hosts["off2-reverse-proxy"].files["nginx.conf"]
+    assert [h for h, out in hosts.items() if "stub_status" in out.files["nginx.conf"]] == ["off2-reverse-proxy"]

@@ -79,6 +79,16 @@ def test_siblings_per_ip_limit_429(off2, host, kw):
     assert off2.request(host, "/api/v2/product/1", client_ip=ip, **kw).status == 200
 
 
+def test_stub_status_for_the_local_exporter(off2):
+    # hosts.off2-reverse-proxy.stub_status: its own server on 127.0.0.1:8080 (the harness maps the port)
+    r = off2.request("localhost", "/stub_status", port=8080)
+    assert r.status == 200 and r.body.startswith(b"Active connections:")
+    assert b"server accepts handled requests" in r.body
+    # the public listens do not serve it: unknown names are refused, sites proxy the path to their backend
+    r = off2.request("world.openpetfoodfacts.org", "/stub_status", client_ip="198.51.100.9")
+    assert r.echoed["path"] == "/stub_status"
+
+
 def test_keycloak_auth(off2):
     assert _redirects_to_https(off2, "auth.openfoodfacts.org")
     r = off2.request("auth.openfoodfacts.org", "/realms/openfoodfacts/protocol/openid-connect/auth?client_id=x")
