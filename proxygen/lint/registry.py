@@ -32,6 +32,7 @@ from proxygen.lint.rules import (
     px207_status_page_exposed,
     px208_version_disclosure,
     px209_regex_redos,
+    px210_spoofable_ua_allowlist,
 )
 
 RULES: list[Rule] = [
@@ -61,6 +62,7 @@ RULES: list[Rule] = [
     px207_status_page_exposed.RULE,
     px208_version_disclosure.RULE,
     px209_regex_redos.RULE,
+    px210_spoofable_ua_allowlist.RULE,
 ]
 
 CODES: dict[str, Rule] = {r.code: r for r in RULES}
