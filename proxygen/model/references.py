@@ -36,10 +36,17 @@ def check_references(repo: "Repository") -> list[Problem]:
     return problems
 
 
-def _p(repo, source, loc, message) -> Problem:
+def _p(repo, source, loc, message, code: str = "") -> Problem:
     from proxygen.model.yamlpos import format_loc
 
-    return Problem(repo.position(source, loc), format_loc(loc), message)
+    return Problem(repo.position(source, loc), format_loc(loc), message, code)
+
+
+# lint rule codes of the problems found here (see proxygen/lint/rules/)
+SERVER_NAME_CLASH = "PX101"
+UNDEFINED = "PX102"
+DEFINED_TWICE = "PX103"
+UNDEFINED_VARIABLE = "PX104"
 
 
 def _hosts(repo) -> list[Problem]:
@@ -52,7 +59,7 @@ def _hosts(repo) -> list[Problem]:
                 close = difflib.get_close_matches(site, list(repo.sites), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 out.append(_p(repo, "proxygen.yml", ("hosts", host_name, "sites", i),
-                              f"no site declaration sites/{site}.yml{hint}"))
+                              f"no site declaration sites/{site}.yml{hint}", UNDEFINED))
         status = host.stub_status
         if status is not None and status.port in (host.http_port, host.https_port):
             which = "http_port" if status.port == host.http_port else "https_port"
@@ -86,16 +93,16 @@ def _site(repo, name: str) -> list[Problem]:
         if opts.header_set is not None and opts.header_set not in s.header_sets:
             out.append(_p(repo, src, prefix + ("header_set",),
                           f"unknown header set {opts.header_set!r} (proxygen.yml header_sets: "
-                          f"{', '.join(sorted(s.header_sets)) or 'none'})"))
+                          f"{', '.join(sorted(s.header_sets)) or 'none'})", UNDEFINED))
         for i, rl in enumerate(opts.rate_limits):
             if rl.zone not in s.rate_limit_zones:
                 out.append(_p(repo, src, prefix + ("rate_limits", i, "zone"),
                               f"unknown rate-limit zone {rl.zone!r} (proxygen.yml rate_limit_zones: "
-                              f"{', '.join(sorted(s.rate_limit_zones)) or 'none'})"))
+                              f"{', '.join(sorted(s.rate_limit_zones)) or 'none'})", UNDEFINED))
         if opts.cache is not None and opts.cache.zone not in s.cache_zones:
             out.append(_p(repo, src, prefix + ("cache", "zone"),
                           f"unknown cache zone {opts.cache.zone!r} (proxygen.yml cache_zones: "
-                          f"{', '.join(sorted(s.cache_zones)) or 'none'})"))
+                          f"{', '.join(sorted(s.cache_zones)) or 'none'})", UNDEFINED))
         context = LOCATION if prefix else SERVER
         for i, d in enumerate(opts.directives):
             if context not in DIRECTIVES[d.name].contexts:
@@ -106,23 +113,26 @@ def _site(repo, name: str) -> list[Problem]:
             if loc.proxy is not None and loc.proxy.upstream is not None and loc.proxy.upstream not in site.upstreams:
                 out.append(_p(repo, src, prefix + ("proxy", "upstream"),
                               f"unknown upstream {loc.proxy.upstream!r} (this site's upstreams: "
-                              f"{', '.join(sorted(site.upstreams)) or 'none'})"))
+                              f"{', '.join(sorted(site.upstreams)) or 'none'})", UNDEFINED))
             if loc.static is not None and loc.static.fallback and loc.static.fallback.startswith("@"):
                 named = {x.path for x in site.locations if x.match == "named"}
                 if loc.static.fallback not in named:
                     out.append(_p(repo, src, prefix + ("static", "fallback"),
-                                  f"no named location {loc.static.fallback} in this site"))
+                                  f"no named location {loc.static.fallback} in this site", UNDEFINED))
     if site.logs.access is not False:
         fmt = site.logs.access.format
         if fmt not in s.log_formats and fmt != "combined":
             out.append(_p(repo, src, ("logs", "access", "format"),
-                          f"unknown log format {fmt!r} (proxygen.yml log_formats: {', '.join(sorted(s.log_formats))})"))
+                          f"unknown log format {fmt!r} (proxygen.yml log_formats: "
+                          f"{', '.join(sorted(s.log_formats))})", UNDEFINED))
     for i, code in enumerate(site.error_pages):
         if code not in s.error_pages:
-            out.append(_p(repo, src, ("error_pages", i), f"no error page for {code} in proxygen.yml error_pages"))
+            out.append(_p(repo, src, ("error_pages", i), f"no error page for {code} in proxygen.yml error_pages",
+                          UNDEFINED))
     for i, page in enumerate(site.pages):
         if page not in s.pages:
-            out.append(_p(repo, src, ("pages", i), f"unknown page {page!r} (proxygen.yml pages: {', '.join(s.pages)})"))
+            out.append(_p(repo, src, ("pages", i), f"unknown page {page!r} (proxygen.yml pages: {', '.join(s.pages)})",
+                          UNDEFINED))
     generated = {"/" + s.error_pages[c] for c in site.error_pages if c in s.error_pages} | {"/" + p for p in site.pages}
     for i, loc in enumerate(site.locations):
         if loc.match == "exact" and loc.path in generated:
@@ -155,18 +165,18 @@ def _host_conflicts(repo, host_name: str) -> list[Problem]:
             other = seen_names.setdefault(server_name.lower(), site_name)
             if other != site_name:
                 out.append(_p(repo, src, ("server_names", i),
-                              f"{server_name} is also served by site {other} on host {host_name}"))
+                              f"{server_name} is also served by site {other} on host {host_name}", SERVER_NAME_CLASH))
         for up in site.upstreams:
             other = seen_upstreams.setdefault(up, site_name)
             if other != site_name:
                 out.append(_p(repo, src, ("upstreams", up),
-                              f"upstream {up} is also declared by site {other} on host {host_name}; rename one"))
+                              f"upstream {up} is also declared by site {other} on host {host_name}; rename one", DEFINED_TWICE))
         for section, decls in (("maps", site.maps), ("geos", site.geos)):
             for i, decl in enumerate(decls):
                 other = seen_vars.setdefault(decl.variable, site_name)
                 if other != site_name:
                     out.append(_p(repo, src, (section, i, "variable"),
-                                  f"{decl.variable} is also defined by site {other} on host {host_name}"))
+                                  f"{decl.variable} is also defined by site {other} on host {host_name}", DEFINED_TWICE))
     return out
 
 
@@ -204,7 +214,7 @@ def check_variables(repo: "Repository") -> list[Problem]:
         for var in variables_in(fmt.format):
             if not is_builtin_variable(var):
                 out.append(_p(repo, "proxygen.yml", ("log_formats", name),
-                              f"${var} is not an nginx variable (log formats are shared by every host)"))
+                              f"${var} is not an nginx variable (log formats are shared by every host)", UNDEFINED_VARIABLE))
     for host_name, host in sorted(repo.settings.hosts.items()):
         sites = [repo.sites[s] for s in host.sites if s in repo.sites]
         defined = {d.variable[1:] for site in sites for d in [*site.maps, *site.geos]}
@@ -216,7 +226,7 @@ def check_variables(repo: "Repository") -> list[Problem]:
                 if not known(var):
                     out.append(_p(repo, "proxygen.yml", ("rate_limit_zones", zone, "key"),
                                   f"${var} is defined by no map/geo of host {host_name}'s sites "
-                                  f"(zone {zone} is used there)"))
+                                  f"(zone {zone} is used there)", UNDEFINED_VARIABLE))
         for site in sites:
             src = repo.site_file(site.name)
             doc = repo.documents.get(src)
@@ -232,7 +242,7 @@ def check_variables(repo: "Repository") -> list[Problem]:
                 for var in variables_in(text):
                     if not site_known(var):
                         out.append(_p(repo, src, loc, f"${var} is not an nginx variable and no map/geo of "
-                                                      f"host {host_name}'s sites defines it"))
+                                                      f"host {host_name}'s sites defines it", UNDEFINED_VARIABLE))
     # one problem per place, even when several hosts serve the site
     seen, unique = set(), []
     for p in out:
