@@ -28,6 +28,8 @@ SCENARIOS = {
                             ("prefix_priority", "/static/"), ("regex_i", r"^/static/.*\.(css|js)$")],
     "priority-root": [("prefix_priority", "/"), ("prefix", "/app/"), ("regex", r"\.php$"),
                       ("regex", r"^/static/.*\.css$")],
+    "acme-and-dotfiles": [("prefix_priority", "/"), ("prefix", "/.well-known/acme-challenge/"), ("prefix", "/app/"),
+                          ("regex", r"/\.(?!well-known/)"), ("regex", r"/\."), ("regex", r"\.php$")],
     "mixed": [("prefix", "/"), ("exact", "/"), ("prefix_priority", "/static/"), ("prefix", "/static/uploads/"),
               ("regex_i", r"\.(css|js)$"), ("regex", "^/api/v2/"), ("regex", "^/api/"),
               ("regex", "^/(api/v1|export)/"), ("exact", "/health"), ("prefix", "/web/database/"),

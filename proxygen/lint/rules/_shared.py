@@ -62,9 +62,26 @@ def site_locations(site, settings) -> list[Loc]:
     return out
 
 
+def normalize_uri(uri: str) -> str:
+    """The URI nginx matches locations against: slashes merged, `.` and `..` segments resolved."""
+    out: list[str] = []
+    trailing = False
+    for segment in re.sub("/{2,}", "/", uri).split("/")[1:]:
+        if segment in (".", ".."):
+            if segment == ".." and out:
+                out.pop()
+            trailing = True
+            continue
+        out.append(segment)
+        trailing = False
+    path = "/" + "/".join(out)
+    return path + "/" if trailing and not path.endswith("/") else path
+
+
 def select(locations: list[Loc], uri: str) -> Loc | None:
     """The location nginx picks for `uri`: an exact match; else the longest matching prefix if it is
     `^~`; else the first matching regex in declaration order; else that longest prefix."""
+    uri = normalize_uri(uri)
     for loc in locations:
         if loc.match == "exact" and loc.path == uri:
             return loc
@@ -92,13 +109,14 @@ def candidate_uris(loc: Loc, siblings: list[Loc] = ()) -> list[str]:
         return [loc.path, loc.path + "x"] + ([] if loc.path.endswith("/") else [loc.path + "/x"])
     bases = ["/"] + sorted({s.path for s in siblings if s.match == "prefix" and s.path != "/"})
     out = []
-    for sample in regex_samples(loc.path, loc.match == "regex_i"):
+    samples = regex_samples(loc.path, loc.match == "regex_i")
+    # a pattern not anchored at its end also matches longer URIs (`/\\.` needs a name after the dot)
+    for sample in samples + [s + "x" for s in samples]:
         for base in bases:
-            uri = base + sample.lstrip("/") if base.endswith("/") else base + "/" + sample.lstrip("/")
-            if loc.matches(uri) and uri not in out:
-                out.append(uri)
+            joined = [base + sample.lstrip("/") if base.endswith("/") else base + "/" + sample.lstrip("/")]
             if sample.startswith("/") and base != "/":
-                uri = base + sample
+                joined.append(base + sample)
+            for uri in map(normalize_uri, joined):
                 if loc.matches(uri) and uri not in out:
                     out.append(uri)
     return out[:_MAX_SAMPLES * 4]
