@@ -33,6 +33,7 @@ from proxygen.lint.rules import (
     px208_version_disclosure,
     px209_regex_redos,
     px210_spoofable_ua_allowlist,
+    px211_ssrf_proxy_target,
 )
 
 RULES: list[Rule] = [
@@ -63,6 +64,7 @@ RULES: list[Rule] = [
     px208_version_disclosure.RULE,
     px209_regex_redos.RULE,
     px210_spoofable_ua_allowlist.RULE,
+    px211_ssrf_proxy_target.RULE,
 ]
 
 CODES: dict[str, Rule] = {r.code: r for r in RULES}

@@ -318,3 +318,21 @@ def capture_names(regex: str) -> set[str]:
         return set()
     names = {str(i) for i in range(1, min(parsed.state.groups, 10))}
     return names | set(parsed.state.groupdict)
+
+
+# What the client decides: request line, headers, cookies, query arguments (nginx's names, without $).
+_CLIENT_PREFIXES = ("arg_", "http_", "cookie_")
+_CLIENT_NAMES = frozenset({"request_uri", "uri", "document_uri", "args", "query_string", "request",
+                           "request_body", "remote_user", "http_host", "content_type", "content_length"})
+# Decoded by nginx (%0A becomes a newline): what can carry CR/LF into a header or a redirect.
+DECODED = frozenset({"uri", "document_uri"})
+
+
+def client_controlled(name: str) -> bool:
+    return name.startswith(_CLIENT_PREFIXES) or name in _CLIENT_NAMES
+
+
+def wildcard_names(site) -> bool:
+    """Does $host take values the client picks (wildcard or regex server names)?"""
+    return any(n.startswith("*") or n.endswith("*") or n.startswith("~") or n.startswith(".")
+               for n in site.server_names)
