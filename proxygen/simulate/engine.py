@@ -50,7 +50,7 @@ class LocationLimits:
     match: str
     limits: tuple[LimitSpec, ...] = ()
     dry_run: bool = False
-    status: int = 503               # nginx's default limit_req_status
+    status: int | None = None       # the location's limit_req_status; None: the server's (inherited)
     returns: bool = False           # answers with `return` (rewrite phase): no limit_req runs, blocklist's neither
 
 
@@ -59,6 +59,7 @@ class SiteLimits:
     name: str
     zones: dict[str, ZoneSpec] = field(default_factory=dict)
     locations: list[LocationLimits] = field(default_factory=list)
+    status: int | None = None       # the server's limit_req_status; None: 429 with blocklist zones, else 503
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,49 @@ def _combined_codes(df, columns):
             code = code.rank("dense").cast(pl.Int64)
         code = code * width + part
     return code.alias("code")
+
+
+def _read_ahead(batches, depth: int = 2):
+    """Iterate `batches` from a background thread, so reading and parsing the next log chunks
+    (polars, which releases the GIL) overlaps replaying the current ones. Errors are raised here."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done, failed = object(), object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for frame in batches:
+                if not put((None, frame)):
+                    return
+            put((done, None))
+        except BaseException as err:      # handed to the consumer, which raises it
+            put((failed, err))
+
+    worker = threading.Thread(target=produce, name="simulate-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            tag, item = q.get()
+            if tag is done:
+                return
+            if tag is failed:
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 class Simulator:
@@ -147,6 +191,13 @@ class Simulator:
             if self._bl_limits and any(loc.dry_run != self._bl_dry_run for loc, limits, _ in self._locations if limits):
                 self.warnings.append("blocklist throttle zones share locations whose limit_req_dry_run differs; "
                                      "each location's own setting is simulated")
+        # nginx has one limit_req_status per location, inherited from the server unless the location
+        # sets its own, and it answers every limit_req there (the blocklist's included). The server's is
+        # the site's own, else the 429 the crawler-defence snippet sets, else nginx's default 503.
+        server = site.status if site is not None and site.status is not None else (
+            BLOCKLIST_THROTTLE_STATUS if self._bl_limits else 503)
+        self._status_of = [server] + [loc.status if loc.status is not None else server
+                                      for loc, _, _ in self._locations]
         self._exact = {loc.match[2:]: i for i, (loc, _, _) in enumerate(self._locations) if loc.match.startswith("= ")}
         self._prefixes = sorted(((loc.match, i) for i, (loc, _, _) in enumerate(self._locations)
                                  if not loc.match.startswith("= ")), key=lambda t: -len(t[0]))
@@ -223,13 +274,13 @@ class Simulator:
             for zone, key, rule in decision.throttles:
                 keys[self._bl_index[zone]] = key
                 rule_of_zone[f"blocklist:{zone}"] = rule or zone
-        dry_run, status = self._bl_dry_run, BLOCKLIST_THROTTLE_STATUS
+        dry_run, status = self._bl_dry_run, self._status_of[location + 1]
         if location >= 0:
             loc, loc_limits, getters = self._locations[location]
             if loc_limits:
                 limits.extend(loc_limits)
                 keys.extend(site_keys)
-                dry_run, status = loc.dry_run, loc.status
+                dry_run = loc.dry_run
         if not limits:
             return Outcome("allowed", None, None)
         verdict = check(limits, keys, time_ms, self.zones, dry_run)
@@ -250,7 +301,7 @@ class Simulator:
         report = report or Report()
         # Larger batches amortise the per-batch work (joins, window functions); state carries over anyway.
         pending, rows = [], 0
-        for frame in batches:
+        for frame in _read_ahead(batches):
             pending.append(frame.select([c for c in ("client_ip", "time", "user_agent", "path", "method")
                                          if c in frame.columns]))
             rows += frame.height
@@ -339,85 +390,112 @@ class Simulator:
         self._frame_outcomes(df, cdf, cdid, decisions, report)
 
     def _frame_outcomes(self, df, cdf, cdid, decisions: list[Decision], report) -> None:
+        """Each request's outcome, rule and status (integers; rules as indices into `labels`), then
+        fold them into the report."""
         import polars as pl
 
         from proxygen.simulate.batch import limit_events, replay, zone_nodes
         from proxygen.simulate.sites import FrameVariables
 
-        n = len(decisions)
+        labels: list[str] = []
+        label_ids: dict[str, int] = {}
+
+        def label_id(text):
+            if text is None:
+                return None
+            if text not in label_ids:
+                label_ids[text] = len(labels)
+                labels.append(text)
+            return label_ids[text]
+
         static_outcome = [BLOCKED if d.action in ("block403", "block444") else
                           TARPITTED if d.action == "tarpit" else ALLOWED for d in decisions]
+        static_status = [int(d.action[5:]) if d.action in ("block403", "block444") else None for d in decisions]
         # a throttled client's requests count under its rule even when they pass (per-rule "allowed")
-        static_rule = [d.rule if d.action in ("block403", "block444", "tarpit", "throttle") else None
+        static_rule = [label_id(d.rule) if d.action in ("block403", "block444", "tarpit", "throttle") else None
                        for d in decisions]
-        outcome = pl.Series(static_outcome, dtype=pl.Int8).gather(df["did"])
-        rule = pl.Series(static_rule, dtype=pl.Utf8).gather(df["did"])
+        did = df["did"]
+        outcome = pl.Series(static_outcome, dtype=pl.Int8).gather(did)
+        rule = pl.Series(static_rule, dtype=pl.Int32).gather(did)
+        status = pl.Series(static_status, dtype=pl.Int16).gather(did)
         terminal = outcome != ALLOWED
         fv = None
         if self.site_rules is not None:
             fv = FrameVariables(self.site_rules.vars, cdf)
-            outcome, rule, fired = self._site_rule_columns(df, fv, outcome, rule, terminal)
-            terminal = terminal | fired
+            fired = self._site_rule_columns(df, fv, terminal, label_id)
+            if fired is not None:
+                kind, rid, code = fired
+                outcome = pl.select(pl.coalesce(kind, outcome)).to_series()
+                rule = pl.select(pl.when(kind.is_not_null()).then(rid).otherwise(rule)).to_series()
+                status = pl.select(pl.when(kind.is_not_null()).then(code).otherwise(status)).to_series()
+                terminal = terminal | kind.is_not_null()
         df = df.with_columns((~terminal).alias("limited"))
-        events = None
+        events = nodes = None
         if self._bl_limits or self._locations:
             nodes = zone_nodes(self, cdf, cdid, decisions, fv)
             events = limit_events(self, df, nodes)
         hits = replay(self, df, events, nodes) if events is not None and events.height else None
         if hits is not None and hits.height:
-            # the location decides dry-run; blocklist zones are reported under the rule that matched
+            # the location decides dry-run and the status; blocklist zones count under the matched rule
             dry = [self._bl_dry_run] + [loc.dry_run if limits else self._bl_dry_run
                                         for loc, limits, _ in self._locations]
-            hits = hits.join(df.select("row", "did", "loc"), on="row", how="left")
-            labels = {}
-            for did, zone in hits.select("did", "zone").unique().iter_rows():
+            hits = hits.with_columns(df["did"].gather(hits["row"]).alias("did"),
+                                     df["loc"].gather(hits["row"]).alias("loc"))
+            pairs = hits.select("did", "zone").unique()
+            rids = []
+            for d, zone in pairs.iter_rows():
                 label = zone
                 if zone.startswith("blocklist:"):
                     z = zone[len("blocklist:"):]
-                    label = next((t[2] for t in decisions[did].throttles if t[0] == z and t[2]), z)
-                labels[(did, zone)] = label
-            lab = pl.DataFrame({"did": [k[0] for k in labels], "zone": [k[1] for k in labels],
-                                "label": list(labels.values())},
-                               schema={"did": pl.Int32, "zone": pl.Utf8, "label": pl.Utf8})
-            is_dry = pl.col("loc").replace_strict(list(range(-1, len(self._locations))), dry, return_dtype=pl.Boolean)
+                    label = next((t[2] for t in decisions[d].throttles if t[0] == z and t[2]), z)
+                rids.append(label_id(label))
+            lab = pairs.with_columns(pl.Series("rid", rids, dtype=pl.Int32))
+            loc1 = pl.col("loc") + 1
+            is_dry = pl.lit(pl.Series(dry, dtype=pl.Boolean)).gather(loc1)
             code = (pl.when(pl.col("status") == REJECTED).then(pl.when(is_dry).then(DRY_THROTTLED).otherwise(THROTTLED))
                     .otherwise(pl.when(is_dry).then(DRY_DELAYED).otherwise(DELAYED_O))).cast(pl.Int8)
-            hits = hits.join(lab, on=["did", "zone"], how="left").select("row", code.alias("o2"), pl.col("label").alias("r2"))
-            joined = df.select("row").join(hits, on="row", how="left", maintain_order="left")
-            outcome = pl.DataFrame({"o": outcome, "o2": joined["o2"]}).select(pl.coalesce("o2", "o")).to_series()
-            rule = pl.DataFrame({"r": rule, "r2": joined["r2"], "o2": joined["o2"]}).select(
-                pl.when(pl.col("o2").is_not_null()).then(pl.col("r2")).otherwise(pl.col("r"))).to_series()
-        report.add_frame(df.select("client_ip", "t", "user_agent").with_columns(
-            outcome.alias("outcome"), rule.alias("rule")))
+            answer = pl.when(code == THROTTLED).then(
+                pl.lit(pl.Series(self._status_of, dtype=pl.Int16)).gather(loc1))
+            hits = hits.join(lab, on=["did", "zone"], how="left").select(
+                "row", code.alias("o2"), pl.col("rid").alias("r2"), answer.alias("s2"))
+            o2 = pl.Series([None] * df.height, dtype=pl.Int8).scatter(hits["row"], hits["o2"])
+            r2 = pl.Series([None] * df.height, dtype=pl.Int32).scatter(hits["row"], hits["r2"])
+            s2 = pl.Series([None] * df.height, dtype=pl.Int16).scatter(hits["row"], hits["s2"])
+            hit = o2.is_not_null()
+            outcome = pl.select(pl.coalesce(o2, outcome)).to_series()
+            rule = pl.select(pl.when(hit).then(r2).otherwise(rule)).to_series()
+            status = pl.select(pl.when(hit).then(s2).otherwise(status)).to_series()
+        report.add_frame(df.select("ctx", "t").with_columns(
+            outcome.alias("outcome"), rule.alias("rule"), status.alias("status")), cdf, labels)
 
-    def _site_rule_columns(self, df, fv, outcome, rule, terminal):
-        """Apply the site's `rules:` (server level, then the matched location's) to rows still undecided."""
+    def _site_rule_columns(self, df, fv, terminal, label_id):
+        """The site's `rules:` (server level, then the matched location's) on requests still undecided:
+        (outcome, rule id, status) per request, null where none fires; None when none fires at all."""
         import polars as pl
 
         site = self.site_rules
-        kind = pl.Series([None] * df.height, dtype=pl.Int8)
-        label = pl.Series([None] * df.height, dtype=pl.Utf8)
+        kind = code = rid = None
         scopes = [("site", site.site.rules, None)]
         for i, (loc, _) in enumerate(site._locations):
             if loc.rules:
                 scopes.append((f"location {loc.path}", loc.rules, i))
+        taken = terminal
         for scope, rules, loc_index in scopes:
             for n_rule, cond in enumerate(rules):
-                fires = fv.condition(cond).gather(df["ctx"]) & ~terminal & kind.is_null()
+                fires = fv.condition(cond).gather(df["ctx"]) & ~taken
                 if loc_index is not None:
                     fires = fires & (df["loc"] == loc_index)
                 if not fires.any():
                     continue
-                if cond.return_ is not None:
-                    code = BLOCKED if cond.return_.status >= 400 else TARPITTED
-                else:
-                    code = TARPITTED
-                text = f"{site.site.name}: {scope} rules[{n_rule}] ({cond.variable})"
-                frame = pl.DataFrame({"f": fires, "k": kind, "l": label})
-                kind = frame.select(pl.when(pl.col("f")).then(pl.lit(code, dtype=pl.Int8))
-                                    .otherwise(pl.col("k"))).to_series()
-                label = frame.select(pl.when(pl.col("f")).then(pl.lit(text)).otherwise(pl.col("l"))).to_series()
-        fired = kind.is_not_null()
-        outcome = pl.DataFrame({"o": outcome, "k": kind}).select(pl.coalesce("k", "o")).to_series()
-        rule = pl.DataFrame({"r": rule, "l": label}).select(pl.coalesce("l", "r")).to_series()
-        return outcome, rule, fired
+                answer = cond.return_.status if cond.return_ is not None else None
+                outcome = BLOCKED if answer is not None and answer >= 400 else TARPITTED
+                ident = label_id(f"{site.site.name}: {scope} rules[{n_rule}] ({cond.variable})")
+                pick = pl.when(fires)
+                kind = pl.select(pick.then(pl.lit(outcome, dtype=pl.Int8)).otherwise(kind)).to_series()
+                rid = pl.select(pick.then(pl.lit(ident, dtype=pl.Int32)).otherwise(rid)).to_series()
+                code = pl.select(pick.then(pl.lit(answer, dtype=pl.Int16))
+                                 .otherwise(code)).to_series()
+                taken = taken | fires
+        if kind is None:
+            return None
+        return kind, rid, code

@@ -29,6 +29,21 @@ def _parse(ip: str):
         return None
 
 
+def per_distinct(column, fn, dtype):
+    """`fn` (a Series of distinct values -> a Series of answers) for every row of `column`, computed
+    once per distinct value (nulls give null)."""
+    import polars as pl
+
+    codes = column.cast(pl.Categorical).to_physical()
+    firsts = codes.drop_nulls().arg_unique() if codes.null_count() == 0 else None
+    if firsts is None:
+        valid = codes.is_not_null().arg_true()
+        firsts = valid.gather(codes.gather(valid).arg_unique())
+    answers = fn(column.gather(firsts)).cast(dtype)
+    table = pl.Series([None] * ((codes.max() or 0) + 1), dtype=dtype).scatter(codes.gather(firsts), answers)
+    return table.gather(codes)
+
+
 class PrefixTable:
     """networks -> payload index; `lookup(series)` gives, per address, the payload of its most
     specific network (null when none)."""
@@ -103,9 +118,7 @@ class PrefixTable:
 
         if not len(self):
             return pl.Series([None] * ips.len(), dtype=pl.Int32)
-        uniq = ips.drop_nulls().unique()
-        found = self._lookup_unique(uniq)
-        return ips.replace_strict(uniq, found, default=None, return_dtype=pl.Int32)
+        return per_distinct(ips, self._lookup_unique, pl.Int32)
 
     def _lookup_unique(self, ips):
         import polars as pl

@@ -49,20 +49,28 @@ class Report:
     _clients: object = None
     _rules: object = None
 
-    def add_frame(self, df) -> None:
-        """Fold one batch into running per-client and per-rule aggregates (keeps memory bounded)."""
+    def add_frame(self, df, contexts, labels: list[str]) -> None:
+        """Fold one batch into running per-client and per-rule aggregates (keeps memory bounded).
+
+        `df`: per request ctx (row of `contexts`: client_ip, user_agent), t, outcome, rule (index into
+        `labels`) and status (what nginx answers itself; null = served)."""
         import polars as pl
 
-        per_client = df.group_by("client_ip").agg(
+        per_ctx = df.with_row_index("_first").group_by("ctx").agg(
             pl.len().alias("requests"),
             *[(pl.col("outcome") == i).sum().alias(name) for i, name in enumerate(OUTCOMES)],
-            pl.col("t").min().alias("first_ms"), pl.col("t").max().alias("last_ms"),
-            pl.col("user_agent").first().alias("user_agent"),
-        )
-        per_rule = df.filter(pl.col("rule").is_not_null()).group_by("rule", "outcome").agg(pl.len().alias("n"))
+            pl.col("t").min().alias("first_ms"), pl.col("t").max().alias("last_ms"), pl.col("_first").min())
+        per_ctx = per_ctx.with_columns(contexts["client_ip"].gather(per_ctx["ctx"]).alias("client_ip"),
+                                       contexts["user_agent"].gather(per_ctx["ctx"]).alias("user_agent"))
+        per_client = per_ctx.sort("_first").group_by("client_ip").agg(
+            pl.col("requests").sum(), *[pl.col(name).sum() for name in OUTCOMES],
+            pl.col("first_ms").min(), pl.col("last_ms").max(), pl.col("user_agent").first())
+        names = pl.Series(labels, dtype=pl.Utf8)
+        per_rule = df.filter(pl.col("rule").is_not_null()).group_by("rule", "outcome", "status").agg(pl.len().alias("n"))
+        per_rule = per_rule.with_columns(names.gather(per_rule["rule"]).alias("rule"))
         self._clients = per_client if self._clients is None else self._merge_clients(pl.concat([self._clients, per_client]))
         self._rules = per_rule if self._rules is None else (
-            pl.concat([self._rules, per_rule]).group_by("rule", "outcome").agg(pl.col("n").sum()))
+            pl.concat([self._rules, per_rule]).group_by("rule", "outcome", "status").agg(pl.col("n").sum()))
 
     @staticmethod
     def _merge_clients(df):
@@ -114,9 +122,23 @@ class Report:
         out: dict[str, dict[str, int]] = {}
         if self._rules is None:
             return out
-        for rule, outcome, n in self._rules.iter_rows():
+        for rule, outcome, _, n in self._rules.select("rule", "outcome", "status", "n").iter_rows():
             out.setdefault(rule, {name: 0 for name in OUTCOMES})[OUTCOMES[outcome]] += n
         return dict(sorted(out.items(), key=lambda kv: -sum(kv[1].values())))
+
+    def statuses(self) -> dict[str, dict[int, int]]:
+        """rule or zone -> the status nginx answers itself (403/444 for blocks, the location's
+        limit_req_status for throttles, a site rule's `return`) -> requests. A throttle zone answers with
+        each location's own limit_req_status, so one rule can show 429 in some places and 503 in others."""
+        import polars as pl
+
+        out: dict[str, dict[int, int]] = {}
+        if self._rules is None:
+            return out
+        for rule, status, n in (self._rules.filter(pl.col("status").is_not_null()).group_by("rule", "status")
+                                .agg(pl.col("n").sum()).sort("rule", "status").iter_rows()):
+            out.setdefault(rule, {})[status] = n
+        return out
 
     def collateral(self, *, allowlists=None, good_bots=None, browser_max_per_minute: float = 30.0) -> list[Collateral]:
         """Legitimate-looking clients that some request of would be delayed, throttled, blocked or tarpitted."""

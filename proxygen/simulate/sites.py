@@ -132,7 +132,7 @@ class SiteRules:
         zones = {}
         for name, z in settings.rate_limit_zones.items():
             zones[name] = ZoneSpec(name, parse_rate(z.rate), z.key)
-        self.limits = SiteLimits(name=site.name, zones=zones)
+        self.limits = SiteLimits(name=site.name, zones=zones, status=site.rate_limit_status)
         self._locations = []
         for loc in site.locations:
             own = bool(loc.rate_limits)
@@ -140,12 +140,11 @@ class SiteRules:
             returns = loc.return_ is not None or loc.redirect is not None or site.redirect is not None
             if returns:
                 limits = []  # `return` answers in the rewrite phase, before limit_req ever runs
-            status = loc.rate_limit_status if loc.rate_limit_status is not None else site.rate_limit_status
             dry_run = loc.rate_limit_dry_run if loc.rate_limit_dry_run is not None else site.rate_limit_dry_run
             spec = LocationLimits(
                 match=f"{loc.match} {loc.path}",
                 limits=tuple(LimitSpec(r.zone, r.burst or 0, r.nodelay, r.delay or 0) for r in limits),
-                dry_run=bool(dry_run), status=status if status is not None else 503, returns=returns)
+                dry_run=bool(dry_run), status=loc.rate_limit_status, returns=returns)
             self.limits.locations.append(spec)
             rx = None
             if loc.match in ("regex", "regex_i"):
@@ -256,9 +255,9 @@ class FrameVariables:
         """Apply `fn` to each distinct value of `column` (a Series) and map the answers back."""
         import polars as pl
 
-        uniq = column.unique()
-        answers = [fn(x) for x in uniq.to_list()]
-        return column.replace_strict(uniq, pl.Series(answers, dtype=pl.Utf8), return_dtype=pl.Utf8)
+        from proxygen.simulate.iptable import per_distinct
+
+        return per_distinct(column, lambda uniq: pl.Series([fn(x) for x in uniq.to_list()], dtype=pl.Utf8), pl.Utf8)
 
     def get(self, name: str):
         import polars as pl
