@@ -110,7 +110,7 @@ def candidate_uris(loc: Loc, siblings: list[Loc] = ()) -> list[str]:
     bases = ["/"] + sorted({s.path for s in siblings if s.match == "prefix" and s.path != "/"})
     out = []
     samples = regex_samples(loc.path, loc.match == "regex_i")
-    # a pattern not anchored at its end also matches longer URIs (`/\\.` needs a name after the dot)
+    # a pattern not anchored at its end also matches longer URIs (`/\.` needs a name after the dot)
     for sample in samples + [s + "x" for s in samples]:
         for base in bases:
             joined = [base + sample.lstrip("/") if base.endswith("/") else base + "/" + sample.lstrip("/")]

@@ -62,6 +62,8 @@ weight that readers take for live configuration: a zone someone tunes during an 
 a header set believed to reach a backend, a log format declared on every host. It is usually the
 leftover of a site that was removed or renamed (or a reference that was mistyped and fixed elsewhere).
 Remove the definition, or reference it from the site that should use it. The host-wide log format
-(`http.access_log_format`) and the crawler-defence tarpit page (stop-crawling.txt) count as used.""",
+(`http.access_log_format`) and the crawler-defence tarpit page (stop-crawling.txt) count as used. A log
+format kept only so `crawlers analyze --format NAME` can read another server's logs is not used by
+any host: say so with a `lint_ignore` entry in proxygen.yml.""",
     check=check,
 )
