@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import re
 
@@ -30,8 +31,11 @@ def check(ctx):
     allow = ctx.settings.allowlists
     if bl is None:
         return
+    now = datetime.datetime.combine(ctx.today, datetime.time(0), tzinfo=datetime.timezone.utc)
     for f in bl.files:
         for entry in f.entries:
+            if entry.expired(now):
+                continue  # no longer rendered; `proxygen blocklist prune` removes it
             position = blocklist_position(ctx, f, entry.position)
             if entry.key_type in ("ip", "cidr"):
                 net = ipaddress.ip_network(entry.key, strict=False)
