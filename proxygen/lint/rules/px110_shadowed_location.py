@@ -41,8 +41,8 @@ RULE = Rule(
     doc="""nginx picks a location by an algorithm, not by file order: an exact match (`=`) wins; otherwise the
 longest matching prefix is remembered, and if it is `^~` (match: prefix_priority) the search stops;
 otherwise regex locations are tried in declaration order and the first match wins; only when none
-matches does the longest prefix serve. So `location /api/` after `location ~ ^/api` is dead, as is a
-regex after a broader regex, or a prefix under a `^~` parent that a regex would have to take. Lint
+matches does the longest prefix serve. So `location /api/` beside `location ~ ^/api` is dead wherever
+it is written, as is a regex after a broader regex, or a regex for URIs under a `^~` prefix. Lint
 replays the algorithm on the URIs each location is written for (its path and a path below it; for a
 regex, strings generated from the pattern) and reports a location none of them reaches, naming the
 winner. Fix: delete the dead location, move a narrower regex before the broader one, or use
