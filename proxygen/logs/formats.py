@@ -98,6 +98,11 @@ class LogFormat:
         """Whether the client IP is the last element of X-Forwarded-For (the format has no $remote_addr)."""
         return "remote_addr" not in self.variables and "http_x_forwarded_for" in self.variables
 
+    @property
+    def request_split_inline(self) -> bool:
+        """Whether the fast regex splits `$request` into method/path/query/protocol itself (quoted `$request`)."""
+        return ("request", _QUOTED) in self.tokens
+
     def line_regex(self, capture: frozenset[str] | None = None, fast: bool = False) -> str:
         """The line regex capturing only `capture` (None = every variable); see the class docstring."""
         return _line_regex(self.tokens, capture, fast)

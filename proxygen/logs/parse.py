@@ -70,18 +70,27 @@ _SOURCES = {
 
 
 def needed_variables(fmt: LogFormat, columns: set[str] | None) -> frozenset[str] | None:
-    """The variables to capture to produce `columns` (None = all). Time is always needed (filters, stats)."""
+    """The variables to capture to produce `columns` (None = all). Time is always needed (filters, stats).
+
+    Each capture group costs: `$http_x_forwarded_for` is skipped when `$remote_addr` gives the client,
+    and a quoted `$request` is not captured whole when only its parts are wanted (the fast regex
+    captures method/path/query/protocol inside it).
+    """
     if columns is None:
         return None
     want = set(columns) | {"time"}
     out: set[str] = set()
     for col in want:
-        if col in _SOURCES:
+        if col == "client_ip" and "remote_addr" in fmt.variables:
+            out.add("remote_addr")
+        elif col in _SOURCES:
             out.update(v for v in _SOURCES[col] if v in fmt.variables)
         elif col in fmt.variables:
             out.add(col)
     if "request" in out:
         out.update(c for c in ("method", "path", "query", "protocol") if c in want)
+        if "request" not in want and fmt.request_split_inline:
+            out.discard("request")
     return frozenset(out)
 
 
