@@ -253,7 +253,12 @@ class _Sharded:
 
 
 class _Sketch:
-    """Per-key K-minimum-values sketches of distinct target hashes (exact below K per key)."""
+    """Per-key K-minimum-values sketches of distinct target hashes (exact below K per key).
+
+    Once a key's sketch is full (K hashes), its largest kept hash is a cutoff: a later hash above it
+    can never be among the key's K smallest, so `add` drops it at once. The requests of busy keys
+    (most of a log) then never reach the sketch, which keeps it, and its merges, small.
+    """
 
     def __init__(self, key: str, k: int = DISTINCT_SKETCH_K, min_rows: int | None = None):
         self.key = key
@@ -262,8 +267,16 @@ class _Sketch:
         self.frames: list = []
         self.rows = 0
         self.compacted_rows = 0
+        self.dirty = False
+        self.cutoffs = None  # (key, _cut) of the keys whose sketch is full
 
-    def add(self, pairs) -> None:  # pairs: unique (key, h)
+    def add(self, pairs) -> None:  # pairs: (key, h), duplicates allowed
+        import polars as pl
+
+        if self.cutoffs is not None:
+            pairs = (pairs.join(self.cutoffs, on=self.key, how="left")
+                     .filter(pl.col("_cut").is_null() | (pl.col("h") < pl.col("_cut"))).drop("_cut"))
+        pairs = pairs.unique()
         self.frames.append(pairs)
         self.rows += pairs.height
         self.dirty = True
@@ -273,13 +286,18 @@ class _Sketch:
     def compact(self) -> None:
         import polars as pl
 
-        if not self.frames or not getattr(self, "dirty", False):
+        if not self.frames or not self.dirty:
             return
         self.dirty = False
         merged = pl.concat([f.lazy() for f in self.frames]).unique().collect(engine="streaming")
         self.frames = []
-        self.frames = [trim_sketch(merged, self.key, self.k)]
-        self.rows = self.compacted_rows = self.frames[0].height
+        trimmed = trim_sketch(merged, self.key, self.k)
+        del merged
+        self.frames = [trimmed]
+        self.rows = self.compacted_rows = trimmed.height
+        full = trimmed.group_by(self.key).agg(pl.len().alias("_n"), pl.col("h").max().alias("_cut")).filter(
+            pl.col("_n") >= self.k)
+        self.cutoffs = full.select(self.key, "_cut") if full.height else None
 
     def result(self):
         self.compact()
@@ -300,17 +318,22 @@ def trim_sketch(pairs, key: str, k: int = DISTINCT_SKETCH_K):
     return pl.concat([small_part, big_part.select(small_part.columns)])
 
 
-def estimate_distinct(pairs, key: str, k: int = DISTINCT_SKETCH_K):
-    """(key, distinct_paths) from sketches: the count when below k, else (k-1) / kth-smallest-hash."""
+def estimate_distinct(pairs, key: str, k: int = DISTINCT_SKETCH_K, cutoffs: bool = False):
+    """(key, distinct_paths) from sketches: the count when below k, else (k-1) / kth-smallest-hash.
+
+    With `cutoffs`, also a `_cut` column: the kth-smallest hash of full sketches (else null).
+    """
     import polars as pl
 
+    full = pl.col("_n") >= k
     return pairs.group_by(key).agg(
         pl.len().alias("_n"), pl.col("h").max().alias("_hmax")
     ).select(
         pl.col(key),
-        pl.when(pl.col("_n") < k).then(pl.col("_n").cast(pl.Float64))
+        pl.when(~full).then(pl.col("_n").cast(pl.Float64))
         .otherwise((k - 1) / (pl.col("_hmax").cast(pl.Float64) / 2.0 ** 64))
         .round(0).cast(pl.Int64).alias("distinct_paths"),
+        *([pl.when(full).then(pl.col("_hmax")).alias("_cut")] if cutoffs else []),
     )
 
 
@@ -432,7 +455,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     after_ip = _Partial(["ip_h"], {"after_limited": "sum"})
     after_ua = _Partial(["ua_h"], {"after_limited": "sum"})
     ip_sketch = _Sharded(["ip_h"], sketch=True)
-    ua_sketch = _Sketch("ua_h")
+    ua_sketch = _Sketch("ua_h", min_rows=_COMPACT_ROWS // 8)  # few keys, most of them full soon
     first_lim_ip = None  # (ip_h, first_limited) of every key limited so far
     first_lim_ua = None
 
@@ -468,17 +491,15 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             *[expr.fill_null(False).alias(f"flag_{name}") for name, expr in flags.items()],
         )
         lazy = lines.lazy()
-        (ip_batch, ua_batch, ip_ua_batch, ip_min_batch, ua_min_batch, per_min_batch,
-         ip_pairs, ua_pairs) = pl.collect_all([
+        (ip_batch, ua_batch, ip_ua_batch, ip_min_batch, ua_min_batch, per_min_batch) = pl.collect_all([
             lazy.group_by("ip_h").agg(*per_key, pl.col("client_ip").first().alias("key")),
             lazy.group_by("ua_h").agg(*per_key, pl.col("user_agent").first().alias("key")),
             lazy.group_by("ip_h", "ua_h").agg(pl.len().cast(pl.UInt32).alias("requests")),
             lazy.group_by("ip_h", "minute").agg(per_minute_aggs),
             lazy.group_by("ua_h", "minute").agg(per_minute_aggs),
             lazy.group_by("minute").agg(per_minute_aggs),
-            lazy.select("ip_h", "h").unique(),
-            lazy.select("ua_h", "h").unique(),
         ])
+        ip_pairs, ua_pairs = lines.select("ip_h", "h"), lines.select("ua_h", "h")
         ip_part.add(ip_batch)
         ua_part.add(ua_batch)
         ip_ua.add(ip_ua_batch)
@@ -549,7 +570,9 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         ip_sketch_tab = f_ip_sketch.result()
         after_ip_tab = after_ip.result() if after_ip.frames else pl.DataFrame(
             schema={"ip_h": pl.UInt64, **empty_after})
-        side = [estimate_distinct(ip_sketch_tab, "ip_h"), after_ip_tab, f_rates.result(), f_top.result(),
+        ip_distinct = estimate_distinct(ip_sketch_tab, "ip_h", cutoffs=True)
+        ip_cutoffs = ip_distinct.filter(pl.col("_cut").is_not_null()).select("ip_h", "_cut")
+        side = [ip_distinct.drop("_cut"), after_ip_tab, f_rates.result(), f_top.result(),
                 enrichment]
         parts = []
         while ip_shards:  # one shard at a time, each freed once joined: never two copies of the IP table
@@ -566,11 +589,11 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
 
         # ---- by_prefix / by_asn, from IP-level partials
         # one after the other: side by side, their transient tables would add up
-        by_prefix = _group_of_ips("prefix", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch_tab, ua_tab,
-                                  count_cols)
+        by_prefix = _group_of_ips("prefix", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch_tab, ip_cutoffs,
+                                  ua_tab, count_cols)
         if db is not None:
-            by_asn = _group_of_ips("asn", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch_tab, ua_tab,
-                                   count_cols)
+            by_asn = _group_of_ips("asn", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch_tab, ip_cutoffs,
+                                   ua_tab, count_cols)
             orgs_tab = (by_ip.lazy().filter(pl.col("asn").is_not_null()).group_by("asn")
                         .agg(pl.col("asn_org").first()).collect())
             by_asn = by_asn.join(orgs_tab.rename({"asn": "key"}), on="key", how="left")
@@ -587,7 +610,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         by_ua = f_ua.result()
         ip_minute, ua_minute, per_minute = f_minutes.result()
     # what the result does not keep goes before the final copies are made
-    del membership, ip_sketch_tab, ip_ua_tab, ua_tab
+    del membership, ip_sketch_tab, ip_cutoffs, ip_ua_tab, ua_tab
     for partial in (ip_sketch, ua_sketch, ip_ua, ua_part, after_ip, after_ua):
         partial.frames = []
 
@@ -712,11 +735,13 @@ def _top_ua(ip_ua, key: str, ua_tab):
                     how="left").drop("_top")
 
 
-def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ua_tab, count_cols):
+def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ip_cutoffs, ua_tab, count_cols):
     """Aggregate IP rows into groups (prefix or asn): sums, ips, rates, top_ua, distinct paths.
 
     Groups are handled under a 64-bit hash of their key (integer joins are much cheaper than
-    string ones); a group of one IP takes its IP's distinct-path estimate as is.
+    string ones); a group of one IP takes its IP's distinct-path estimate as is. `ip_cutoffs`
+    (ip_h, _cut) holds the kth-smallest hash of the IPs whose sketch is full: a group's kth-smallest
+    hash is at most its members' smallest cutoff, so hashes above it are dropped before the union.
     """
     import polars as pl
 
@@ -751,9 +776,12 @@ def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ua_t
     top = _top_ua(uas, "gk", ua_tab)
     multi = base.filter(pl.col("ips") > 1).select("gk")
     multi_member = member.join(multi, on="gk", how="semi")
+    bounds = multi_member.join(ip_cutoffs, on="ip_h").group_by("gk").agg(pl.col("_cut").min().alias("_bound"))
+    multi_member = multi_member.join(bounds, on="gk", how="left")
     parts = []
     for part in range(4):  # a quarter of the groups at a time: the de-duplication table stays small
         union = (ip_sketch.lazy().join(multi_member.filter(pl.col("gk") % 4 == part).lazy(), on="ip_h")
+                 .filter(pl.col("_bound").is_null() | (pl.col("h") <= pl.col("_bound")))
                  .select("gk", "h").unique().collect(engine="streaming"))
         parts.append(trim_sketch(union, "gk"))
         del union
