@@ -34,6 +34,7 @@ from proxygen.lint.rules import (
     px209_regex_redos,
     px210_spoofable_ua_allowlist,
     px211_ssrf_proxy_target,
+    px212_http_splitting,
 )
 
 RULES: list[Rule] = [
@@ -65,6 +66,7 @@ RULES: list[Rule] = [
     px209_regex_redos.RULE,
     px210_spoofable_ua_allowlist.RULE,
     px211_ssrf_proxy_target.RULE,
+    px212_http_splitting.RULE,
 ]
 
 CODES: dict[str, Rule] = {r.code: r for r in RULES}

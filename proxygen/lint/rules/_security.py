@@ -269,9 +269,10 @@ def map_outputs(m) -> list[tuple[tuple, str, str | None]]:
     return out
 
 
-def tainted_variables(ctx, is_tainted) -> set[str]:
+def tainted_variables(ctx, is_tainted, capture_carries=None) -> set[str]:
     """Map variables that can carry a tainted value: a map whose default or entry value uses a tainted
-    variable, or a capture of its regex when its source is tainted. Followed to a fixed point."""
+    variable, or a capture of its regex when its source is tainted (and `capture_carries(regex, entry,
+    group)` says the taint survives the capture). Followed to a fixed point."""
     maps = site_maps(ctx)
     tainted: set[str] = set()
     changed = True
@@ -282,11 +283,16 @@ def tainted_variables(ctx, is_tainted) -> set[str]:
                 continue
             for _, _, _, m in decls:
                 source_tainted = any(is_tainted(v) or v in tainted for v in variables(m.source))
-                for _, value, regex in map_outputs(m):
+                for j, (_, value, regex) in enumerate(map_outputs(m)):
                     names = variables(value)
                     captures = capture_names(regex) if regex else set()
-                    if any((n in captures and source_tainted) or (n not in captures and (is_tainted(n) or n in tainted))
-                           for n in names):
+                    entry = m.entries[j - 1] if j else None
+
+                    def carries(n, regex=regex, entry=entry):
+                        return capture_carries is None or capture_carries(regex, entry, n)
+
+                    if any((n in captures and source_tainted and carries(n))
+                           or (n not in captures and (is_tainted(n) or n in tainted)) for n in names):
                         tainted.add(var)
                         changed = True
                         break
@@ -336,3 +342,70 @@ def wildcard_names(site) -> bool:
     """Does $host take values the client picks (wildcard or regex server names)?"""
     return any(n.startswith("*") or n.endswith("*") or n.startswith("~") or n.startswith(".")
                for n in site.server_names)
+
+
+def group_matches_newline(regex: str, group: str, ignore_case: bool = False) -> bool:
+    """Can capture `group` ("1".."9" or a name) of `regex` contain a line feed?"""
+    from re import _constants as C
+
+    parsed = parse_regex(regex, ignore_case)
+    if parsed is None:
+        return True  # unknown: assume the worst
+    index = int(group) if group.isdigit() else parsed.state.groupdict.get(group)
+    if index is None or index >= parsed.state.groups:
+        return False  # not a group of this regex: it sets nothing
+    dotall = bool(parsed.state.flags & re.DOTALL)
+
+    def single(op, av) -> bool:
+        if op == C.LITERAL:
+            return av == 10
+        if op == C.NOT_LITERAL:
+            return av != 10
+        if op == C.ANY:
+            return dotall
+        hit, negate = False, False
+        for iop, iav in av:
+            if iop == C.NEGATE:
+                negate = True
+            elif iop == C.LITERAL:
+                hit |= iav == 10
+            elif iop == C.RANGE:
+                hit |= iav[0] <= 10 <= iav[1]
+            elif iop == C.CATEGORY:
+                hit |= iav in (C.CATEGORY_SPACE, C.CATEGORY_NOT_DIGIT, C.CATEGORY_NOT_WORD,
+                               C.CATEGORY_LINEBREAK, C.CATEGORY_UNI_SPACE, C.CATEGORY_UNI_NOT_DIGIT,
+                               C.CATEGORY_UNI_NOT_WORD, C.CATEGORY_UNI_LINEBREAK)
+        return hit != negate
+
+    def newline(seq) -> bool:
+        for op, av in seq:
+            if op in (C.LITERAL, C.NOT_LITERAL, C.ANY, C.IN):
+                if single(op, av):
+                    return True
+            elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+                if av[1] > 0 and newline(av[2]):
+                    return True
+            elif op == C.SUBPATTERN and newline(av[3]):
+                return True
+            elif op == C.ATOMIC_GROUP and newline(av):
+                return True
+            elif op == C.BRANCH and any(newline(alt) for alt in av[1]):
+                return True
+            elif op == C.GROUPREF:
+                return True
+        return False
+
+    def find(seq):
+        for op, av in seq:
+            if op == C.SUBPATTERN and av[0] == index:
+                return av[3]
+            for child in ([av[2]] if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT) else
+                          [av[3]] if op == C.SUBPATTERN else [av] if op == C.ATOMIC_GROUP else
+                          list(av[1]) if op == C.BRANCH else [av[1]] if op in (C.ASSERT, C.ASSERT_NOT) else []):
+                found = find(child)
+                if found is not None:
+                    return found
+        return None
+
+    body = find(list(parsed))
+    return body is not None and newline(body)
