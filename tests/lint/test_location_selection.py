@@ -64,20 +64,15 @@ def _get(port: int, uri: str) -> str:
         conn.close()
 
 
-@pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx is not installed")
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_model_selects_what_nginx_selects(name, tmp_path):
-    locations = [Loc(match, path, i, f"{match} {path}") for i, (match, path) in enumerate(SCENARIOS[name])]
-    uris = list(dict.fromkeys([u for loc in locations for u in candidate_uris(loc, locations)] + EXTRA_URIS))
-    uris = [u for u in uris if u.isprintable()]
+def _mismatches(tmp_path: Path, locations: list[Loc], uris: list[str]) -> list[tuple]:
+    """(uri, what nginx selected, what the model selected) for every URI where they differ."""
     port = _free_port()
     conf = tmp_path / "nginx.conf"
     conf.write_text(_config(tmp_path, port, locations), encoding="utf-8")
-    check = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "error.log")],
-                           capture_output=True, text=True)
+    args = ["-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "error.log")]
+    check = subprocess.run([NGINX, "-t", *args], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
-    proc = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "error.log")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([NGINX, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -87,17 +82,59 @@ def test_model_selects_what_nginx_selects(name, tmp_path):
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline, "nginx did not start"
                 time.sleep(0.05)
-        mismatches = []
+        out = []
         for uri in uris:
             model = select(locations, uri)
             want = str(locations.index(model)) if model is not None else "404"
             got = _get(port, uri)
             got = got if got.isdigit() else "404"
             if got != want:
-                mismatches.append((uri, locations[int(got)].label if got != "404" else got,
-                                   model.label if model else None))
-        assert len(uris) > 10
-        assert mismatches == [], mismatches
+                out.append((uri, locations[int(got)].label if got != "404" else got, model.label if model else None))
+        return out
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+needs_nginx = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx is not installed")
+
+
+@needs_nginx
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_model_selects_what_nginx_selects(name, tmp_path):
+    locations = [Loc(match, path, i, f"{match} {path}") for i, (match, path) in enumerate(SCENARIOS[name])]
+    uris = list(dict.fromkeys([u for loc in locations for u in candidate_uris(loc, locations)] + EXTRA_URIS))
+    uris = [u for u in uris if u.isprintable()]
+    assert len(uris) > 10
+    assert _mismatches(tmp_path, locations, uris) == []
+
+
+POOL = {
+    "prefix": ["/", "/a", "/a/", "/a/b", "/ab", "/b/"],
+    "prefix_priority": ["/", "/a", "/a/", "/a/b", "/b/"],
+    "exact": ["/", "/a", "/a/b", "/b/c.png"],
+    "regex": ["^/a", r"\.png$", "^/a/b", "b", "^/(a|b)/", "/a/.*x$", "^/b/[^/]+$"],
+    "regex_i": ["^/A", r"\.PNG$", "^/AB"],
+}
+RANDOM_URIS = ["/", "/a", "/a/", "/a/b", "/a/bx", "/ab", "/ab/c", "/b/", "/b/c.png", "/A/x", "/a/b/c.PNG", "/x",
+               "/a/x", "/b/c/d.png"]
+
+
+@needs_nginx
+@pytest.mark.parametrize("seed", range(5))
+def test_model_agrees_with_nginx_on_random_location_sets(seed, tmp_path):
+    """Seeded random mixes of every match kind (ties, nested prefixes, ^~ over regexes, case)."""
+    import random
+
+    rng = random.Random(seed)
+    chosen, used = [], set()
+    while len(chosen) < 9:
+        match = rng.choice(sorted(POOL))
+        path = rng.choice(POOL[match])
+        key = ("prefix" if match == "prefix_priority" else match, path)  # nginx: /x and ^~ /x are one location
+        if key not in used:
+            used.add(key)
+            chosen.append((match, path))
+    locations = [Loc(match, path, i, f"{match} {path}") for i, (match, path) in enumerate(chosen)]
+    uris = list(dict.fromkeys([u for loc in locations for u in candidate_uris(loc, locations)] + RANDOM_URIS))
+    assert _mismatches(tmp_path, locations, uris) == [], chosen
