@@ -99,7 +99,9 @@ def add_cmd(
     user_agent: Optional[str] = typer.Option(None, "--ua", help="A user-agent pattern instead of an address."),
     match: str = typer.Option("contains", "--match", help="For --ua: exact, contains or regex."),
     status: Optional[int] = typer.Option(None, "--status", help="For block: 403 (default) or 444."),
-    zone: Optional[str] = typer.Option(None, "--zone", help="For throttle: the zone name."),
+    zone: Optional[str] = typer.Option(None, "--zone", help="For throttle: the zone name. Over its burst nginx "
+                                       "answers with the location's limit_req_status: 429, or e.g. 503 where "
+                                       "the site's location sets its own."),
     rate: Optional[str] = typer.Option(None, "--rate", help="For throttle: create the zone with this rate "
                                        "(30r/m, 5r/s)."),
     burst: Optional[int] = typer.Option(None, "--burst", help="For throttle with --rate: burst (default 10)."),
