@@ -259,14 +259,17 @@ def target_url(redirect: Redirect, host: str, uri: str) -> tuple[str, str, str] 
     """(scheme, host, path) the redirect sends a request for host+uri to; None when a variable nginx
     computes at run time (a capture, a map) decides the host."""
     to = redirect.to.rstrip("/") + "$request_uri" if redirect.keep_uri else redirect.to
-    to = re.sub(r"\$\{?(is_args|args)\b\}?", "", to)  # the query string plays no part in location selection
-    to = (to.replace("${host}", host).replace("$host", host).replace("${request_uri}", uri)
-          .replace("$request_uri", uri).replace("$scheme", "https").replace("$uri", uri.split("?")[0]))
+    # the query string plays no part in location selection
+    known = {"host": host, "request_uri": uri, "uri": uri.split("?")[0], "scheme": "https", "is_args": "", "args": ""}
+    to = _VARIABLE.sub(lambda m: known.get(m.group(1) or m.group(2), m.group(0)), to)
     parts = urlsplit(to)
     if "$" in parts.netloc or not parts.hostname:
         return None
     path = parts.path or "/"
     return parts.scheme, parts.hostname.lower(), re.sub(r"\$\{?\w+\}?", "x", path)
+
+
+_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 
 def name_index(sites) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
