@@ -27,6 +27,7 @@ def check_references(repo: "Repository") -> list[Problem]:
     problems: list[Problem] = []
     problems += _hosts(repo)
     problems += _allowlist_text(repo)
+    problems += _shared_maps(repo)
     for name in sorted(repo.sites):
         problems += _site(repo, name)
     for host_name in sorted(repo.settings.hosts):
@@ -79,6 +80,38 @@ def _allowlist_text(repo) -> list[Problem]:
         if ch is not None:
             out.append(_p(repo, "proxygen.yml", ("allowlists", "user_agents", i, "pattern"),
                           f"contains a control character (U+{ord(ch):04X}); remove it"))
+    return out
+
+
+def _shared_maps(repo) -> list[Problem]:
+    """proxygen.yml `maps:` are emitted on every host: they may use only nginx's variables and each other,
+    and no site may define the same variable (nginx would silently keep the last definition)."""
+    from proxygen.model.values import variables_in
+
+    shared = repo.settings.maps
+    names = {m.variable for m in shared}
+    out: list[Problem] = []
+    seen: set[str] = set()
+    for i, m in enumerate(shared):
+        if m.variable in RESERVED_VARIABLES or m.variable.startswith("$proxygen_"):
+            out.append(_p(repo, "proxygen.yml", ("maps", i, "variable"), f"{m.variable} is defined by proxygen itself"))
+        elif m.variable in seen:
+            out.append(_p(repo, "proxygen.yml", ("maps", i, "variable"), f"{m.variable} is defined twice in maps"))
+        seen.add(m.variable)
+        texts = [(("maps", i, "source"), m.source), (("maps", i, "default"), m.default)]
+        texts += [(("maps", i, "entries", j, "value"), e.value) for j, e in enumerate(m.entries)]
+        for loc, text in texts:
+            for var in variables_in(text):
+                if not is_builtin_variable(var) and "$" + var not in names:
+                    out.append(_p(repo, "proxygen.yml", loc, f"${var} is not an nginx variable nor a shared map "
+                                                             "(shared maps are emitted on every host)"))
+    for site_name in sorted(repo.sites):
+        site = repo.sites[site_name]
+        for section, decls in (("maps", site.maps), ("geos", site.geos)):
+            for i, decl in enumerate(decls):
+                if decl.variable in names:
+                    out.append(_p(repo, repo.site_file(site_name), (section, i, "variable"),
+                                  f"{decl.variable} is also defined in proxygen.yml maps; use that one or rename"))
     return out
 
 
@@ -218,6 +251,7 @@ def check_variables(repo: "Repository") -> list[Problem]:
     for host_name, host in sorted(repo.settings.hosts.items()):
         sites = [repo.sites[s] for s in host.sites if s in repo.sites]
         defined = {d.variable[1:] for site in sites for d in [*site.maps, *site.geos]}
+        defined |= {m.variable[1:] for m in repo.settings.maps}
         known = lambda v: is_builtin_variable(v) or v in defined  # noqa: E731
         used_zones = {rl.zone for site in sites for _, o in site.all_options() for rl in o.rate_limits}
         for zone in sorted(used_zones):

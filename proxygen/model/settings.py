@@ -18,6 +18,7 @@ from proxygen.model.crawlers import CrawlerSettings
 from proxygen.model.lint_settings import LintIgnore, LintSettings
 from proxygen.model.values import (AbsPath, Duration, HeaderName, Name, NginxVersion, Rate, Size, Text,
                                    VarText)
+from proxygen.model.site import MapDecl
 
 
 class _Strict(BaseModel):
@@ -170,6 +171,11 @@ class Settings(_Strict):
     http: HttpDefaults = Field(default_factory=HttpDefaults)
     allowlists: Allowlists = Field(default_factory=Allowlists)
     crawlers: CrawlerSettings = Field(default_factory=CrawlerSettings)
+    maps: list[MapDecl] = Field(
+        default_factory=list,
+        description="http-level maps shared by sites on any host (declared once, emitted on every host; nginx "
+                    "computes a map only when a request uses its variable). Their strings may use only nginx's "
+                    "own variables and other shared maps.")
     blocklists_dir: str = Field("blocklists", min_length=1, description="Relative to the repository root.")
     lint: LintSettings = Field(default_factory=LintSettings)
     lint_ignore: list[LintIgnore] = Field(

@@ -151,3 +151,61 @@ def test_shipped_stub_status_is_on_off2_only():
     assert "        listen 127.0.0.1:8080;\n        access_log off;\n        stub_status;\n" in \
         hosts["off2-reverse-proxy"].files["nginx.conf"]
     assert [h for h, out in hosts.items() if "stub_status" in out.files["nginx.conf"]] == ["off2-reverse-proxy"]
+
+
+# --------------------------------------------------------------------------- proxygen.yml maps (shared)
+
+SHARED = {"variable": "$failed", "source": "$upstream_status", "default": "0",
+          "entries": [{"regex": "^[45]", "value": "1"}]}
+
+
+def _with_shared(tmp_path, maps, site=None):
+    settings = copy.deepcopy(SETTINGS)
+    settings["maps"] = maps
+    settings["hosts"]["old"]["sites"] = []
+    write_repo(tmp_path, settings=settings, sites={"full": site or FULL_SITE})
+    return tmp_path
+
+
+def test_shared_map_is_emitted_on_every_host_and_usable_by_sites(tmp_path):
+    site = copy.deepcopy(FULL_SITE)
+    site["logs"]["access"]["if"] = "$failed"
+    hosts = build(load_repository(_with_shared(tmp_path, [SHARED], site))).hosts
+    block = '    map $upstream_status $failed {\n        default 0;\n        ~^[45] 1;\n    }\n'
+    for host in ("edge", "old"):
+        assert hosts[host].files["nginx.conf"].count(block) == 1
+    assert " if=$failed;" in hosts["edge"].files["sites/full.conf"]
+    assert "$failed {" not in hosts["edge"].files["sites/full.conf"]
+
+
+def test_shared_map_errors_are_positioned(tmp_path):
+    site = copy.deepcopy(FULL_SITE)
+    site["maps"] = [{"variable": "$failed", "source": "$status"}]
+    site["logs"]["access"].pop("if")
+    msg = errors_of(_with_shared(tmp_path, [SHARED], site))
+    assert msg.startswith("sites/full.yml:") and \
+        "maps[0].variable: $failed is also defined in proxygen.yml maps; use that one or rename" in msg
+    for maps in ([{**SHARED, "source": "$loggable"}], [SHARED, SHARED]):
+        assert errors_of(_with_shared(tmp_path, maps)).startswith("proxygen.yml:")
+
+
+def test_shared_map_error_messages(tmp_path):
+    msg = errors_of(_with_shared(tmp_path, [{**SHARED, "source": "$loggable"}]))
+    assert "maps[0].source: $loggable is not an nginx variable nor a shared map" in msg
+    msg = errors_of(_with_shared(tmp_path, [{**SHARED, "variable": "$proxygen_allowlisted"}]))
+    assert "maps[0].variable: $proxygen_allowlisted is defined by proxygen itself" in msg
+    msg = errors_of(_with_shared(tmp_path, [SHARED, SHARED]))
+    assert "maps[1].variable: $failed is defined twice in maps" in msg
+    msg = errors_of(_with_shared(tmp_path, [{**SHARED, "entries": [{"regex": "(", "value": "1"}]}]))
+    assert "maps[0].entries[0].regex: " in msg and "not a valid regular expression" in msg
+
+
+def test_shipped_log_only_errors_map_is_declared_once():
+    from .conftest import REPO
+
+    repo = load_repository(REPO)
+    assert [m.variable for m in repo.settings.maps] == ["$log_access_error"]
+    users = sorted(n for n, s in repo.sites.items() if s.logs.access and s.logs.access.condition == "$log_access_error")
+    assert users == ["openbeautyfacts", "openfoodfacts", "openfoodsupplementsfacts", "openpetfoodfacts",
+                     "openproductsfacts"]
+    assert not [n for n, s in repo.sites.items() for m in s.maps if m.variable.endswith("log_access_error")]
