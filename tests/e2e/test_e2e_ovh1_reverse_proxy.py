@@ -241,6 +241,10 @@ def test_staging_api_and_json_routes_are_open(ovh1):
     assert ovh1.request("world.openfoodfacts.net", "/cgi/search.pl?json=1", client_ip="198.51.100.91").status == 200
     r = ovh1.request("world.openfoodfacts.net", "/category/x.json", client_ip="198.51.100.91")
     assert r.status == 200 and r.echoed["uri"] == "/category/x.json"
+    # fixed: the decoded $uri put a CR/LF from %0D%0A into the request to the backend (HTTP splitting)
+    r = ovh1.request("world.openfoodfacts.net", "/a%0D%0AX-Injected:%201/x.json?q=1", client_ip="198.51.100.91")
+    assert r.status == 200 and r.echoed["uri"] == "/a%0D%0AX-Injected:%201/x.json?q=1"
+    assert r.echoed_header("X-Injected") is None
 
 
 def test_staging_allowlisted_ovh1_address_needs_no_password(ovh1):
