@@ -24,6 +24,10 @@ def _scopes(ctx, source: str, loc: tuple):
     yield (), site.lint_ignore
 
 
+def _covers(at: str | None, field: str) -> bool:
+    return at is None or field == at or field.startswith((at + ".", at + "["))
+
+
 def all_suppressions(ctx):
     """(source, key path of the entry, LintIgnore) for every declared suppression."""
     yield from (("proxygen.yml", ("lint_ignore", j), s) for j, s in enumerate(ctx.settings.lint_ignore))
@@ -42,7 +46,7 @@ def apply_suppressions(ctx, findings: list[Finding]) -> tuple[list[Finding], int
         hit = None
         for prefix, entries in _scopes(ctx, f.source, f.loc):
             for j, s in enumerate(entries):
-                if s.rule == f.code:
+                if s.rule == f.code and _covers(s.at, f.field):
                     hit = (f.source, prefix + ("lint_ignore", j))
                     break
             if hit:

@@ -25,7 +25,7 @@ def test_shipped_repository_is_valid():
     repo = load_repository(REPO)
     assert {"openfoodfacts", "query", "connect", "crm", "monitoring"} <= set(repo.sites)
     s = load_settings(REPO / "proxygen.yml")
-    assert {"main", "combined_upstream", "proxied_requests"} <= set(s.log_formats)
+    assert {"main", "combined_upstream"} <= set(s.log_formats)
     assert s.rate_limit_zones["off"].rate == "15r/m" and s.rate_limit_zones["off"].name == "off"
     assert s.blocklists_dir == "blocklists"
     assert {"scaleway-proxy", "ovh1-reverse-proxy"} <= set(s.hosts)

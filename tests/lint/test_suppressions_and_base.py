@@ -104,3 +104,14 @@ def test_diff_base_shows_the_change_in_nginx_terms(git_repo):
     clean = subprocess.run([sys.executable, "-m", "proxygen", "diff", "--root", str(git_repo), "--base", "HEAD"],
                            capture_output=True, text=True)
     assert clean.returncode == 0 and "no changes" in clean.stdout
+
+
+def test_at_narrows_a_suppression_to_one_field(tmp_path):
+    root = materialize("PX201", "ok", tmp_path / "repo")
+    two = ("  - path: /a/\n    proxy_headers: {X-Orig: $http_host, X-Other: $http_host}\n"
+           "    lint_ignore: [{rule: PX201, at: \"locations[1].proxy_headers.X-Orig\", reason: only logged upstream}]\n"
+           "    proxy: {upstream: app}\n")
+    (root / "sites" / "app.yml").write_text(_site(two))
+    report = lint(root, today=TODAY)
+    assert [(f.code, f.field) for f in report.findings] == [("PX201", "locations[1].proxy_headers.X-Other")]
+    assert report.suppressed == 1
