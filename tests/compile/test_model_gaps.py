@@ -6,12 +6,17 @@ from __future__ import annotations
 import copy
 
 import pytest
+import yaml
 
 from proxygen.compile.build import build
 from proxygen.errors import DeclarationError
 from proxygen.model import load_repository
 
 from .conftest import FULL_SITE, SETTINGS, write_repo
+from .payloads import ALL, CONTROL as CONTROL_PAYLOADS
+
+# YAML folds some characters (U+0085 is a YAML line break): only what a YAML file can carry
+ALL_PAYLOADS = [p for p in ALL if yaml.safe_load(yaml.safe_dump({"v": p}, allow_unicode=True))["v"] == p]
 
 
 def errors_of(root) -> str:
@@ -209,3 +214,24 @@ def test_shipped_log_only_errors_map_is_declared_once():
     assert users == ["openbeautyfacts", "openfoodfacts", "openfoodsupplementsfacts", "openpetfoodfacts",
                      "openproductsfacts"]
     assert not [n for n, s in repo.sites.items() for m in s.maps if m.variable.endswith("log_access_error")]
+
+
+@pytest.mark.parametrize("payload", ALL_PAYLOADS)
+def test_shared_map_strings_go_through_the_quote_funnel(tmp_path, payload):
+    """Each string of a shared map is refused with a position in proxygen.yml, or arrives as one token."""
+    from proxygen.compile.check import parse
+    from proxygen.compile.quote import unquote_token
+
+    shared = {"variable": "$failed", "source": "$upstream_status", "default": payload,
+              "entries": [{"exact": payload or "x", "value": payload}]}
+    try:
+        text = build(load_repository(_with_shared(tmp_path, [shared])), "edge").hosts["edge"].files["nginx.conf"]
+    except DeclarationError as err:
+        assert str(err).startswith("proxygen.yml:") and "maps[0]" in str(err), err
+        return
+    assert payload not in CONTROL_PAYLOADS
+    http = [n for n in parse(text, "nginx.conf") if n.name == "http"][0]
+    block = [n for n in http.block if n.name == "map" and n.args[-1] == "$failed"][0].block
+    key = (payload or "x")
+    key = "\\" + key if key.startswith(("~", "\\")) or key in ("default", "hostnames", "include", "volatile") else key
+    assert [(n.name, n.args) for n in block] == [("default", [payload]), (key, [payload])]
