@@ -62,6 +62,8 @@ def lint_cmd(
                                                             "revision (e.g. origin/main); rules still see everything."),
     explain: Optional[str] = typer.Option(None, "--explain", help="Print what a rule checks and how to fix it "
                                                                   "(e.g. PX201), or `all` to list every rule."),
+    gixy: bool = typer.Option(False, "--gixy", help="Also run gixy-next (pip install gixy-next) on the generated "
+                                                    "config; its issues are PX290 findings on the declarations."),
 ) -> None:
     """Check declarations and the config they generate (the CI and pull-request entry point).
 
@@ -82,6 +84,10 @@ def lint_cmd(
     if fail_on not in SEVERITIES:
         raise UsageError(f"--fail-on {fail_on!r}: use one of error, warning, info")
     report = lint(root, host=host, nginx=nginx, nginx_binary=nginx_binary, base=base)
+    if gixy:
+        from proxygen.lint.rules.px290_gixy import add_gixy_findings
+
+        add_gixy_findings(report, root, host=host)
     output = render(report, fmt)
     if output:
         typer.echo(output)
