@@ -253,8 +253,11 @@ def variables(value: str) -> list[str]:
 
 
 def site_maps(ctx) -> dict[str, list]:
-    """Map variable name (without $) -> [(source, site, map index, MapDecl)] over every site."""
+    """Map variable name (without $) -> [(source, site or None, map index, MapDecl)] over proxygen.yml's
+    shared maps and every site's."""
     out: dict[str, list] = {}
+    for i, m in enumerate(getattr(ctx.settings, "maps", [])):
+        out.setdefault(m.variable.lstrip("$"), []).append(("proxygen.yml", None, i, m))
     for source, site in ctx.sites():
         for i, m in enumerate(site.maps):
             out.setdefault(m.variable.lstrip("$"), []).append((source, site, i, m))

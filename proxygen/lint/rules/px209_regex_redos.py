@@ -313,6 +313,10 @@ def _regexes(ctx):
                     yield source, prefix + ("rules", j, "matches"), cond.matches, False, None
                 if cond.matches_i is not None:
                     yield source, prefix + ("rules", j, "matches_i"), cond.matches_i, True, None
+    for k, m in enumerate(getattr(ctx.settings, "maps", [])):
+        for j, e in enumerate(m.entries):
+            if e.regex is not None:
+                yield "proxygen.yml", ("maps", k, "entries", j, "regex"), e.regex, e.ignore_case, None
     for k, rc in enumerate(ctx.settings.crawlers.route_classes):
         yield "proxygen.yml", ("crawlers", "route_classes", k, "pattern"), rc.pattern, False, None
     blocklist = ctx.blocklist
