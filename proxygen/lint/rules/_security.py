@@ -240,7 +240,7 @@ def hit_at(ctx, place: Place, message: str, suffix: tuple = (), settings_loc: tu
     source, loc, opts = declaration(ctx, place)
     if source == "proxygen.yml":
         return Hit(source, settings_loc, message)
-    return Hit(source, loc + suffix, message)
+    return Hit(source, loc + suffix if opts is not None else loc, message)
 
 
 # --- variables ------------------------------------------------------------------------------------

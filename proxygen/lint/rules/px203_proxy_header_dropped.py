@@ -17,7 +17,7 @@ def problems(top) -> list[tuple]:
 
 
 def check(ctx):
-    for _host, top in host_trees(ctx):
+    for host, top in host_trees(ctx):
         for block, mine, missing, origin, name in problems(top):
             source, loc, opts = declaration(ctx, mine[0])
             entry = next((e for e in (directive_entry(opts, m.node) for m in mine) if e), ())
@@ -29,7 +29,7 @@ def check(ctx):
                       else "the backend's headers are passed to clients again")
             message = (f"{block.describe()}: its own {name} lines drop {', '.join(missing)} set at {where} "
                        f"({effect}: nginx keeps only a block's own {name} lines); repeat them here")
-            yield Hit(source, loc + entry if source != "proxygen.yml" else (), message)
+            yield Hit(source, loc + entry if source != "proxygen.yml" else ("hosts", host), message)
 
 
 RULE = Rule(

@@ -35,7 +35,7 @@ def problems(top) -> list[tuple]:
 
 
 def check(ctx):
-    for _host, top in host_trees(ctx):
+    for host, top in host_trees(ctx):
         for ret, block in problems(top):
             source, loc, opts = declaration(ctx, ret)
             entry = rule_entry(opts, ret)
@@ -47,7 +47,7 @@ def check(ctx):
             scope = "every location of this server" if block.node.name == "server" else block.describe()
             message = (f"`{ret.describe()}` runs in the rewrite phase, before allow/deny and basic auth: "
                        f"it answers every client, whatever the access rules of {scope} say")
-            yield Hit(source, loc + entry if source != "proxygen.yml" else (), message)
+            yield Hit(source, loc + entry if source != "proxygen.yml" else ("hosts", host), message)
 
 
 RULE = Rule(

@@ -40,12 +40,12 @@ def problems(top) -> list:
 
 
 def check(ctx):
-    for _host, top in host_trees(ctx):
+    for host, top in host_trees(ctx):
         for status in problems(top):
             _, _, opts = declaration(ctx, status)
             yield hit_at(ctx, status, "stub_status is reachable from anywhere (no deny rule, no basic auth, "
                                       "public listen); add `access: {allow: [<monitoring networks>], deny: [all]}`",
-                         directive_entry(opts, status.node))
+                         directive_entry(opts, status.node), ("hosts", host))
 
 
 RULE = Rule(
