@@ -276,8 +276,7 @@ class _Sketch:
         if self.cutoffs is not None:
             pairs = (pairs.join(self.cutoffs, on=self.key, how="left")
                      .filter(pl.col("_cut").is_null() | (pl.col("h") < pl.col("_cut"))).drop("_cut"))
-        pairs = pairs.unique()
-        self.frames.append(pairs)
+        self.frames.append(pairs)  # de-duplicated when merged: a batch repeats few pairs
         self.rows += pairs.height
         self.dirty = True
         if self.rows > max(self.min_rows or _COMPACT_ROWS, _GROWTH * self.compacted_rows):
@@ -312,9 +311,9 @@ def trim_sketch(pairs, key: str, k: int = DISTINCT_SKETCH_K):
     big = counts.filter(pl.col("len") > k)
     if big.height == 0:
         return pairs
-    small_part = pairs.join(big.select(key), on=key, how="anti")
-    big_part = (pairs.join(big.select(key), on=key, how="semi")
-                .group_by(key).agg(pl.col("h").bottom_k(k)).explode("h"))
+    is_big = pl.col(key).is_in(big[key].implode())  # a set lookup: cheaper than a join, few keys are big
+    small_part = pairs.filter(~is_big)
+    big_part = pairs.filter(is_big).group_by(key).agg(pl.col("h").bottom_k(k)).explode("h")
     return pl.concat([small_part, big_part.select(small_part.columns)])
 
 
@@ -547,12 +546,15 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             asns, orgs = [], []
             for start in range(0, keys.height, 100_000):  # in slices: a million records at once is ~300 MB
                 part_asns, part_orgs = db.lookup_many(keys["key"].slice(start, 100_000).to_list())
-                asns += part_asns
-                orgs += part_orgs
+                # into polars at once: a million Python strings would outlive their use by far
+                asns.append(pl.Series("asn", part_asns, dtype=pl.Int64))
+                orgs.append(pl.Series("asn_org", part_orgs, dtype=pl.Utf8))
+                del part_asns, part_orgs
+            asn, org = pl.concat(asns), pl.concat(orgs)
         else:
-            asns, orgs = [None] * keys.height, [None] * keys.height
-        return keys.select("ip_h", ip_prefixes(keys["key"], prefix_v4, prefix_v6),
-                           pl.Series("asn", asns, dtype=pl.Int64), pl.Series("asn_org", orgs, dtype=pl.Utf8))
+            asn = pl.Series("asn", [None] * keys.height, dtype=pl.Int64)
+            org = pl.Series("asn_org", [None] * keys.height, dtype=pl.Utf8)
+        return keys.select("ip_h", ip_prefixes(keys["key"], prefix_v4, prefix_v6), asn, org)
 
     # Independent pieces run in parallel threads: polars releases the GIL while it computes.
     from concurrent.futures import ThreadPoolExecutor
@@ -760,7 +762,8 @@ def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ip_c
     # and a quarter of the groups at a time (their results are disjoint) keeps the hash tables small
     rates_parts, after_parts = [], []
     for part in range(4):
-        minutes = (ip_min.lazy().join(member.filter(pl.col("gk") % 4 == part).lazy(), on="ip_h")
+        chosen = member.filter(pl.col("gk") % 4 == part)
+        minutes = (_rows_of(ip_min, chosen).join(chosen.lazy(), on="ip_h")
                    .group_by("gk", "minute").agg(pl.col("requests").sum(), pl.col("limited").sum())
                    .collect(engine="streaming"))
         rates_parts.append(_rates(minutes, "gk"))
@@ -779,14 +782,14 @@ def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ip_c
     bounds = multi_member.join(ip_cutoffs, on="ip_h").group_by("gk").agg(pl.col("_cut").min().alias("_bound"))
     multi_member = multi_member.join(bounds, on="gk", how="left")
     parts = []
-    for part in range(4):  # a quarter of the groups at a time: the de-duplication table stays small
-        union = (ip_sketch.lazy().join(multi_member.filter(pl.col("gk") % 4 == part).lazy(), on="ip_h")
+    for part in range(8):  # an eighth of the groups at a time: the de-duplication table stays small
+        chosen = multi_member.filter(pl.col("gk") % 8 == part)
+        union = (_rows_of(ip_sketch, chosen).join(chosen.lazy(), on="ip_h")
                  .filter(pl.col("_bound").is_null() | (pl.col("h") <= pl.col("_bound")))
                  .select("gk", "h").unique().collect(engine="streaming"))
-        parts.append(trim_sketch(union, "gk"))
+        parts.append(estimate_distinct(trim_sketch(union, "gk"), "gk"))  # the groups' sketches are not kept
         del union
-    sketch = pl.concat(parts)
-    distinct = estimate_distinct(sketch, "gk")
+    distinct = pl.concat(parts)
     return (base.lazy().join(distinct.lazy(), on="gk", how="left")
             .with_columns(pl.coalesce("distinct_paths", "_single_distinct").alias("distinct_paths"))
             .drop("_single_distinct")
@@ -795,6 +798,14 @@ def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ip_c
             .join(keys.lazy(), on="gk").drop("gk")
             .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32))
             .collect())
+
+
+def _rows_of(table, members):
+    """The rows of an IP-keyed table whose IP is in `members` (lazy). Filtering on a set before the
+    join is about twice as fast as the join alone, which then only sees the rows it keeps."""
+    import polars as pl
+
+    return table.lazy().filter(pl.col("ip_h").is_in(members["ip_h"].implode()))
 
 
 def _empty_group_table(column: str, count_cols, key_dtype):
