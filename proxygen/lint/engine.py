@@ -13,9 +13,13 @@ import datetime
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from proxygen.errors import DeclarationError, Position, ProxygenError, UsageError
 from proxygen.lint.rule import Finding, Hit, Rule, severity_rank
+
+if TYPE_CHECKING:
+    from proxygen.compile.build import BuildResult
 
 
 @dataclass
@@ -43,10 +47,15 @@ class LintReport:
 
 
 def lint(root: str | Path = ".", *, host: str | None = None, nginx: bool = False, nginx_binary: str | None = None,
-         base: str | None = None, today: datetime.date | None = None) -> LintReport:
-    """Lint the repository at `root`. With `base` (a git revision), report only what is new since it."""
+         base: str | None = None, today: datetime.date | None = None,
+         adapt_build: Callable[[BuildResult], None] | None = None) -> LintReport:
+    """Lint the repository at `root`. With `base` (a git revision), report only what is new since it.
+
+    `adapt_build` may edit the in-memory build before the rules read it: tests use it to re-create
+    generated config that no declaration can produce, for the rules that guard the compiler.
+    """
     report = LintReport(base=base)
-    report.findings, repo, result = _run(Path(root), host, today, report)
+    report.findings, repo, result = _run(Path(root), host, today, report, adapt_build)
     if repo is not None and result is not None and nginx:
         report.findings += _nginx_test(repo, host, nginx_binary, report)
     if base is not None:
@@ -62,7 +71,7 @@ def lint(root: str | Path = ".", *, host: str | None = None, nginx: bool = False
     return report
 
 
-def _run(root: Path, host: str | None, today, report: LintReport):
+def _run(root: Path, host: str | None, today, report: LintReport, adapt_build=None):
     from proxygen.compile.build import build
     from proxygen.lint.context import LintContext
     from proxygen.lint.registry import RULES, rule
@@ -81,6 +90,8 @@ def _run(root: Path, host: str | None, today, report: LintReport):
     except ProxygenError as err:
         return [_build_failure(repo, rule("PX002"), str(err))], repo, None
     report.hosts, report.sites, report.files = len(result.hosts), result.site_count, result.file_count
+    if adapt_build is not None:
+        adapt_build(result)
     served = {s for h in repo.settings.hosts.values() for s in h.sites}
     for name in sorted(set(repo.sites) - served):
         report.notes.append(f"{repo.site_file(name)}: validated, but no host in proxygen.yml serves it")

@@ -228,13 +228,18 @@ ssl_server_name ssl_session_id ssl_session_reused ssl_early_data realip_remote_a
 limit_req_status limit_conn_status gzip_ratio http2 invalid_referer connection_upgrade
 """.split())
 _BUILTIN_PREFIXES = ("arg_", "cookie_", "http_", "sent_http_", "sent_trailer_", "upstream_http_",
-                     "upstream_cookie_", "upstream_trailer_", "ssl_client_", "proxygen_")
+                     "upstream_cookie_", "upstream_trailer_", "ssl_client_")
+# what every host's crawler-defence/http.conf defines for declarations to use (a typo like
+# $proxygen_allowlist must not pass as "one of proxygen's": nginx would refuse to start)
+# ($proxygen_bl_* exist only when blocklists/ renders something, so declarations cannot rely on them)
+PROXYGEN_VARIABLES = frozenset({"proxygen_allowlisted", "proxygen_allowlisted_ip", "proxygen_allowlisted_ua"})
 # fields whose `$` is a regex anchor or that are never emitted
 _NOT_VARTEXT = frozenset({"path", "regex", "matches", "matches_i", "description", "why", "to_regex"})
 
 
 def is_builtin_variable(name: str) -> bool:
-    return name in _BUILTIN or name.startswith(_BUILTIN_PREFIXES) or name.isdigit()
+    return (name in _BUILTIN or name in PROXYGEN_VARIABLES or name.startswith(_BUILTIN_PREFIXES)
+            or name.isdigit())
 
 
 def check_variables(repo: "Repository") -> list[Problem]:

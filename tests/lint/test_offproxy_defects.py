@@ -171,15 +171,16 @@ def test_access_log_off_beside_a_conditional_log_cannot_be_declared(tmp_path):
     assert "access_log cannot be set through directives" in report.findings[0].message
 
 
-def test_conditional_log_on_an_undefined_variable_is_reported_at_logs(tmp_path):
-    """The other way a conditional log records nothing: its variable is a typo nginx will not know."""
+def test_conditional_log_on_an_undefined_variable_is_refused_at_its_line(tmp_path):
+    """The other way a conditional log records nothing: its variable is a typo nginx will not know
+    (even one that looks like proxygen's own $proxygen_allowlisted)."""
     root = repo_with(tmp_path, {
         "sites/app.yml": APP_HEAD + """\
-            logs:  # <-
-              access: {format: main, if: $proxygen_allowlist}
+            logs:
+              access: {format: main, if: $proxygen_allowlist}  # <-
             """.replace("            ", "") + APP_ROOT_LOCATION,
     })
-    assert_only(root, "PX106")
+    assert_only(root, "PX104")
 
 
 def test_generated_access_log_off_beside_another_is_reported_at_logs(tmp_path):
