@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from re import _constants as C  # the opcodes of re._parser trees
 
+from proxygen.errors import Position
 from proxygen.lint.rule import Hit, Rule
 from proxygen.lint.rules._security import parse_regex
 
@@ -324,8 +325,10 @@ def _regexes(ctx):
         for f in blocklist.files:
             for e in f.entries:
                 if e.key_type == "user_agent" and e.match == "regex":
-                    source = f"{ctx.settings.blocklists_dir}/{f.path.name}"
-                    yield source, ("user_agent",), e.key, True, e.position
+                    source = f"{ctx.settings.blocklists_dir.rstrip('/')}/{f.path.name}"
+                    pos = e.position
+                    position = Position(source, pos.line, pos.column) if pos is not None else Position(source)
+                    yield source, ("user_agent",), e.key, True, position
 
 
 def check(ctx):

@@ -69,6 +69,7 @@ def check(ctx):
         if why:
             yield Hit("proxygen.yml", ("allowlists", "user_agents", k, "pattern"), why)
     maps = site_maps(ctx)
+    yield from _rewrite_escapes(ctx, maps)
     zone_keys = {v for zone in ctx.settings.rate_limit_zones.values() for v in variables(zone.key)}
     for var in sorted(_feeding_zone_keys(ctx, maps)):
         for source, _site, k, m in maps[var]:
@@ -85,6 +86,39 @@ def check(ctx):
                           f"{m.variable} decides a rate-limit exemption from the User-Agent alone: anyone "
                           f"sending {claim} escapes the limit; exempt by address (allowlists.networks, "
                           f"allowlists.verified_good_bots for crawlers) or add the address to the map's source")
+
+
+def _zones(site, opts) -> set[str]:
+    """Rate-limit zones in force in a block: its own limit_req lines, else the site's (nginx's rule)."""
+    own = opts.rate_limits if opts is not None else []
+    return {rl.zone for rl in (own or site.rate_limits)}
+
+
+def _rewrite_escapes(ctx, maps):
+    """`rules:` that rewrite on the User-Agent alone to a proxied location with fewer rate limits."""
+    from proxygen.lint.rules._shared import select, site_locations
+
+    ua_only = {"http_user_agent"} | {var for var, decls in maps.items()
+                                      if all(variables(m.source) and not set(variables(m.source)) - _UA_VARIABLES
+                                             for _, _, _, m in decls)}
+    for source, site in ctx.sites():
+        locations = site_locations(site, ctx.settings)
+        everywhere = set().union(_zones(site, None), *(_zones(site, loc) for loc in site.locations))
+        for prefix, opts in site.all_options():
+            here = _zones(site, opts) if prefix else everywhere
+            for j, cond in enumerate(opts.rules):
+                if cond.rewrite is None or cond.variable.lstrip("$") not in ua_only:
+                    continue
+                target = select(locations, cond.rewrite)
+                if target is None or target.index is None:
+                    continue  # a generated page (error page, stop-crawling.txt): a penalty, not an escape
+                dest = site.locations[target.index]
+                missing = sorted(here - _zones(site, dest))
+                if dest.proxy is not None and missing:
+                    yield Hit(source, prefix + ("rules", j, "rewrite"),
+                              f"a request is moved to {target.label} on its User-Agent alone "
+                              f"({cond.variable}), where the rate limit(s) {', '.join(missing)} do not apply: "
+                              f"anyone sending that User-Agent escapes them; give {target.label} the same limits")
 
 
 def _exempts(var: str, value: str, default: str, maps, zone_keys: set[str]) -> bool:
@@ -113,10 +147,10 @@ RULE = Rule(
             "without networks.",
     doc="""Allowlisted clients skip every rate limit and blocklist rule. The User-Agent header is whatever the
 client sends: an entry `Googlebot` without `networks:` lets any scraper that claims to be Googlebot crawl
-without limit (OFF's 2025 vhost allowlisted Googlebot, Bingbot, CCBot this way, off-proxy.md section 3).
+without limit (OFF's 2025 edge vhost allowlisted Googlebot, Bingbot and CCBot this way).
 Also reported: `contains` patterns shorter than 6 characters or found in ordinary browsers' user agents,
-and site maps that feed a rate-limit zone key from `$http_user_agent` alone and name a crawler or set
-the key empty. Fix: real crawlers are verified from their published address ranges
+site maps that decide a rate-limit exemption (an empty zone key) from `$http_user_agent` alone, and
+`rules:` that rewrite on the User-Agent alone to a proxied location with fewer rate limits. Fix: real crawlers are verified from their published address ranges
 (`allowlists.verified_good_bots`); for an application or partner, add `networks:` to the entry, or
 exempt by address (`allowlists.networks`). (gixy: no equivalent; OFF-specific)""",
     check=check,
