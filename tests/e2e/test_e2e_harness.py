@@ -2,6 +2,7 @@
 
 import os
 import socket
+import time
 
 import crossplane
 import pytest
@@ -181,6 +182,10 @@ def test_session_members_sees_a_running_nginx(tmp_path):
     cfg = _host(tmp_path)
     nginx = cfg.start()
     try:
+        # the master answers before its worker has forked on a loaded machine: give it a moment
+        deadline = time.monotonic() + 5
+        while len(_session_members(nginx.proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert len(_session_members(nginx.proc.pid)) >= 2
     finally:
         nginx.stop()
