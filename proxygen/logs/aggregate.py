@@ -574,8 +574,21 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             schema={"ip_h": pl.UInt64, **empty_after})
         ip_distinct = estimate_distinct(ip_sketch_tab, "ip_h", cutoffs=True)
         ip_cutoffs = ip_distinct.filter(pl.col("_cut").is_not_null()).select("ip_h", "_cut")
-        side = [ip_distinct.drop("_cut"), after_ip_tab, f_rates.result(), f_top.result(),
-                enrichment]
+        side = [ip_distinct.drop("_cut"), after_ip_tab, f_rates.result(), f_top.result(), enrichment]
+        del ip_distinct
+        by_ua = f_ua.result()  # the last users of the (IP, UA) table besides the groups
+
+        # ---- what by_prefix / by_asn need from IP-level partials, one after the other (side by side,
+        # their transient tables would add up); then the per-IP sketch and (IP, UA) table can go
+        activity = {"prefix": _group_activity("prefix", enrichment, ip_min_tab, ip_ua_tab, ip_sketch_tab, ip_cutoffs,
+                                              ua_tab)}
+        if db is not None:
+            activity["asn"] = _group_activity("asn", enrichment, ip_min_tab, ip_ua_tab, ip_sketch_tab, ip_cutoffs,
+                                              ua_tab)
+        del ip_sketch_tab, ip_cutoffs, ip_ua_tab
+        for partial in (ip_sketch, ip_ua):
+            partial.frames = []
+
         parts = []
         while ip_shards:  # one shard at a time, each freed once joined: never two copies of the IP table
             chain = ip_shards.pop().lazy()
@@ -584,18 +597,12 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             parts.append(chain.with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32)).collect())
             del chain
         by_ip = pl.concat(parts, rechunk=False)
-        del parts, side
-        membership = by_ip.select("ip_h", "prefix", "asn", "asn_org")  # shares by_ip's columns: no copy
+        del parts, side, enrichment
         asn_message = None if db is not None else HOW_TO_GET_A_DATABASE
-        del enrichment
 
-        # ---- by_prefix / by_asn, from IP-level partials
-        # one after the other: side by side, their transient tables would add up
-        by_prefix = _group_of_ips("prefix", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch_tab, ip_cutoffs,
-                                  ua_tab, count_cols)
+        by_prefix = _group_table("prefix", by_ip, activity.pop("prefix"), count_cols)
         if db is not None:
-            by_asn = _group_of_ips("asn", by_ip, membership, ip_min_tab, ip_ua_tab, ip_sketch_tab, ip_cutoffs,
-                                   ua_tab, count_cols)
+            by_asn = _group_table("asn", by_ip, activity.pop("asn"), count_cols)
             orgs_tab = (by_ip.lazy().filter(pl.col("asn").is_not_null()).group_by("asn")
                         .agg(pl.col("asn_org").first()).collect())
             by_asn = by_asn.join(orgs_tab.rename({"asn": "key"}), on="key", how="left")
@@ -609,10 +616,9 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             by_asn = _empty_group_table("asn", count_cols, pl.Int64)
             by_prefix = by_prefix.with_columns(pl.lit(None, dtype=pl.Int64).alias("asn"),
                                                pl.lit(None, dtype=pl.Utf8).alias("asn_org"))
-        by_ua = f_ua.result()
         ip_minute, ua_minute, per_minute = f_minutes.result()
     # what the result does not keep goes before the final copies are made
-    del membership, ip_sketch_tab, ip_cutoffs, ip_ua_tab, ua_tab
+    del ua_tab
     for partial in (ip_sketch, ua_sketch, ip_ua, ua_part, after_ip, after_ua):
         partial.frames = []
 
@@ -737,26 +743,20 @@ def _top_ua(ip_ua, key: str, ua_tab):
                     how="left").drop("_top")
 
 
-def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ip_cutoffs, ua_tab, count_cols):
-    """Aggregate IP rows into groups (prefix or asn): sums, ips, rates, top_ua, distinct paths.
+def _group_activity(column: str, membership, ip_min, ip_ua, ip_sketch, ip_cutoffs, ua_tab):
+    """What a group table (prefix or asn) takes from the IP-level partials, keyed by `gk`: rates,
+    after_limited, top_ua, n_uas, and the distinct paths of groups of several IPs.
 
-    Groups are handled under a 64-bit hash of their key (integer joins are much cheaper than
-    string ones); a group of one IP takes its IP's distinct-path estimate as is. `ip_cutoffs`
-    (ip_h, _cut) holds the kth-smallest hash of the IPs whose sketch is full: a group's kth-smallest
-    hash is at most its members' smallest cutoff, so hashes above it are dropped before the union.
+    Computed before `by_ip` exists, so that these transient tables and the large per-IP sketch are
+    gone before the widest table is built. Groups are handled under a 64-bit hash of their key
+    (integer joins are much cheaper than string ones). `ip_cutoffs` (ip_h, _cut) holds the
+    kth-smallest hash of the IPs whose sketch is full: a group's kth-smallest hash is at most its
+    members' smallest cutoff, so hashes above it are dropped before the union.
     """
     import polars as pl
 
-    # lazy, so that filtering the million-row by_ip never copies it
     member = membership.lazy().filter(pl.col(column).is_not_null()).select(
         "ip_h", pl.col(column).hash().alias("gk")).collect()
-    keys = by_ip.lazy().select(pl.col(column).hash().alias("gk"), pl.col(column).alias("key")).filter(
-        pl.col("key").is_not_null()).unique("gk").collect()
-    base = by_ip.lazy().filter(pl.col(column).is_not_null()).group_by(pl.col(column).hash().alias("gk")).agg(
-        *[pl.col(c).sum() for c in count_cols],
-        pl.col("first_seen").min(), pl.col("last_seen").max(), pl.len().cast(pl.UInt32).alias("ips"),
-        pl.col("distinct_paths").first().alias("_single_distinct"),
-    ).collect()
     # join-then-group pipelines run on the streaming engine: the joined rows (millions) are never
     # materialised at once, which keeps peak memory near the size of the tables themselves
     # and a quarter of the groups at a time (their results are disjoint) keeps the hash tables small
@@ -777,8 +777,10 @@ def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ip_c
     uas = (ip_ua.lazy().join(member.lazy(), on="ip_h").group_by("gk", "ua_h").agg(pl.col("requests").sum())
            .collect(engine="streaming"))
     top = _top_ua(uas, "gk", ua_tab)
-    multi = base.filter(pl.col("ips") > 1).select("gk")
-    multi_member = member.join(multi, on="gk", how="semi")
+    del uas
+    # a group of one IP takes its IP's estimate as is (see _group_table): only larger ones need a union
+    multi_member = member.join(member.group_by("gk").len().filter(pl.col("len") > 1).select("gk"), on="gk",
+                               how="semi")
     bounds = multi_member.join(ip_cutoffs, on="ip_h").group_by("gk").agg(pl.col("_cut").min().alias("_bound"))
     multi_member = multi_member.join(bounds, on="gk", how="left")
     parts = []
@@ -790,11 +792,26 @@ def _group_of_ips(column: str, by_ip, membership, ip_min, ip_ua, ip_sketch, ip_c
         parts.append(estimate_distinct(trim_sketch(union, "gk"), "gk"))  # the groups' sketches are not kept
         del union
     distinct = pl.concat(parts)
-    return (base.lazy().join(distinct.lazy(), on="gk", how="left")
+    return (rates.lazy().join(after.lazy(), on="gk", how="full", coalesce=True)
+            .join(top.lazy(), on="gk", how="full", coalesce=True)
+            .join(distinct.lazy(), on="gk", how="full", coalesce=True).collect())
+
+
+def _group_table(column: str, by_ip, activity, count_cols):
+    """The group table (prefix or asn): sums over its IPs' rows, joined with its `_group_activity`."""
+    import polars as pl
+
+    # lazy, so that filtering the million-row by_ip never copies it
+    keys = by_ip.lazy().select(pl.col(column).hash().alias("gk"), pl.col(column).alias("key")).filter(
+        pl.col("key").is_not_null()).unique("gk").collect()
+    base = by_ip.lazy().filter(pl.col(column).is_not_null()).group_by(pl.col(column).hash().alias("gk")).agg(
+        *[pl.col(c).sum() for c in count_cols],
+        pl.col("first_seen").min(), pl.col("last_seen").max(), pl.len().cast(pl.UInt32).alias("ips"),
+        pl.col("distinct_paths").first().alias("_single_distinct"),
+    ).collect()
+    return (base.lazy().join(activity.lazy(), on="gk", how="left")
             .with_columns(pl.coalesce("distinct_paths", "_single_distinct").alias("distinct_paths"))
             .drop("_single_distinct")
-            .join(rates.lazy(), on="gk", how="left").join(after.lazy(), on="gk", how="left")
-            .join(top.lazy(), on="gk", how="left")
             .join(keys.lazy(), on="gk").drop("gk")
             .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32))
             .collect())
