@@ -8,7 +8,8 @@ from proxygen.lint.rules._security import capture_names, group_matches_newline, 
 
 
 @pytest.mark.parametrize("regex, group, newline", [
-    (r"^/(.*)$", "1", False),           # '.' never matches \n
+    (r"^/(.*)$", "1", True),            # '.' matches \r (not \n)
+    (r"^/([^\r\n]*)$", "1", False),
     (r"(?s)^/(.*)$", "1", True),
     (r"^/([^/]+)$", "1", True),         # a negated class matches \n
     (r"^/(?<x>\s+)", "x", True),

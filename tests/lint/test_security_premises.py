@@ -89,6 +89,7 @@ http {{
         location /allow-only/ {{ allow 192.0.2.1; }}                                                 # PX205
         location /split/ {{ proxy_pass http://127.0.0.1:{backend}$uri; }}                            # PX212
         location /raw/ {{ proxy_pass http://127.0.0.1:{backend}$request_uri; }}
+        location ~ "^/cr/(.+)$" {{ return 301 https://example.org/$1; }}                             # PX212 (CR)
     }}
 }}
 """
@@ -183,3 +184,16 @@ def test_px212_decoded_uri_splits_the_proxied_request(server):
     _get(port, "/raw/x%0D%0AX-Injected:%20yes%0D%0Ay")
     assert b"X-Injected" not in backend.requests[-1].split(b"\r\n\r\n")[0].split(b"\r\n", 1)[1]
     assert backend.requests[-1].startswith(b"GET /raw/x%0D%0AX-Injected:%20yes%0D%0Ay HTTP/1.0\r\n")
+
+
+def test_px212_a_bare_cr_from_a_dot_capture_is_a_header_break_to_python_clients(server):
+    import http.client
+
+    port, _ = server
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/cr/x%0DSet-Cookie:%20evil=1")
+        headers = conn.getresponse().getheaders()
+    finally:
+        conn.close()
+    assert ("Location", "https://example.org/x") in headers and ("Set-Cookie", "evil=1") in headers

@@ -347,38 +347,55 @@ def wildcard_names(site) -> bool:
                for n in site.server_names)
 
 
+_CATEGORY_REGEX = {"DIGIT": r"\d", "NOT_DIGIT": r"\D", "SPACE": r"\s", "NOT_SPACE": r"\S", "WORD": r"\w",
+                   "NOT_WORD": r"\W", "LINEBREAK": r"\n", "NOT_LINEBREAK": r"[^\n]"}
+LINE_BREAKS = (10, 13)  # LF, CR: Python's http.client (and so requests) splits headers on a bare CR too
+
+
 def group_matches_newline(regex: str, group: str, ignore_case: bool = False) -> bool:
-    """Can capture `group` ("1".."9" or a name) of `regex` contain a line feed?"""
+    """Can capture `group` ("1".."9" or a name) of `regex` contain a line feed or a carriage return?"""
+    return bool(group_line_breaks(regex, group, ignore_case))
+
+
+def group_line_breaks(regex: str, group: str, ignore_case: bool = False) -> set[int]:
+    """The line-break characters (10 LF, 13 CR) capture `group` of `regex` can contain."""
     from re import _constants as C
 
     parsed = parse_regex(regex, ignore_case)
     if parsed is None:
-        return True  # unknown: assume the worst
+        return set(LINE_BREAKS)  # unknown: assume the worst
     index = int(group) if group.isdigit() else parsed.state.groupdict.get(group)
     if index is None or index >= parsed.state.groups:
-        return False  # not a group of this regex: it sets nothing
+        return set()  # not a group of this regex: it sets nothing
     dotall = bool(parsed.state.flags & re.DOTALL)
 
-    def single(op, av) -> bool:
+    def in_category(category, ch: int) -> bool:
+        name = str(category).replace("CATEGORY_", "").replace("UNI_", "")
+        return re.fullmatch(_CATEGORY_REGEX.get(name, "."), chr(ch), re.DOTALL) is not None
+
+    def single_one(op, av, ch: int) -> bool:
         if op == C.LITERAL:
-            return av == 10
+            return av == ch
         if op == C.NOT_LITERAL:
-            return av != 10
+            return av != ch
         if op == C.ANY:
-            return dotall
+            return dotall or ch != 10
         hit, negate = False, False
         for iop, iav in av:
             if iop == C.NEGATE:
                 negate = True
             elif iop == C.LITERAL:
-                hit |= iav == 10
+                hit |= iav == ch
             elif iop == C.RANGE:
-                hit |= iav[0] <= 10 <= iav[1]
+                hit |= iav[0] <= ch <= iav[1]
             elif iop == C.CATEGORY:
-                hit |= iav in (C.CATEGORY_SPACE, C.CATEGORY_NOT_DIGIT, C.CATEGORY_NOT_WORD,
-                               C.CATEGORY_LINEBREAK, C.CATEGORY_UNI_SPACE, C.CATEGORY_UNI_NOT_DIGIT,
-                               C.CATEGORY_UNI_NOT_WORD, C.CATEGORY_UNI_LINEBREAK)
+                hit |= in_category(iav, ch)
         return hit != negate
+
+    wanted = [10]
+
+    def single(op, av) -> bool:
+        return single_one(op, av, wanted[0])
 
     def newline(seq) -> bool:
         for op, av in seq:
@@ -411,4 +428,11 @@ def group_matches_newline(regex: str, group: str, ignore_case: bool = False) -> 
         return None
 
     body = find(list(parsed))
-    return body is not None and newline(body)
+    if body is None:
+        return set()
+    out = set()
+    for ch in LINE_BREAKS:
+        wanted[0] = ch
+        if newline(body):
+            out.add(ch)
+    return out

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from proxygen.lint.rule import Hit, Rule
-from proxygen.lint.rules._security import DECODED, group_matches_newline, tainted_variables, variables
+from proxygen.lint.rules._security import (DECODED, group_line_breaks, group_matches_newline, tainted_variables,
+                                           variables)
 
 
 def _outputs(opts, prefix: tuple, in_location: bool):
@@ -57,8 +58,12 @@ def check(ctx):
         def capture(name: str, contexts) -> str | None:
             """Does capture `name` of one of the regexes (regex, ignore case, what it matched) hold a newline?"""
             for regex, ic, what in contexts:
-                if group_matches_newline(regex, name, ic):
-                    return f"${name} captures {what} and can match a line break"
+                breaks = group_line_breaks(regex, name, ic)
+                if 10 in breaks:
+                    return f"${name} captures {what} and can hold a line feed (%0A)"
+                if breaks:
+                    return (f"${name} captures {what} and can hold a carriage return (%0D, a line break to "
+                            f"Python's http.client and other lenient parsers)")
             return None
 
         def reasons(value: str, contexts) -> list[str]:
@@ -104,9 +109,9 @@ def _names(regex: str) -> set[str]:
 
 
 def _message(why: list[str]) -> str:
-    return (f"{'; '.join(why)}: a request with %0D%0A can add headers or a body to this response or "
-            f"request (HTTP splitting); use $request_uri (sent as received), or a capture that cannot "
-            f"match a line break, e.g. ([^\\r\\n]*)")
+    return (f"{'; '.join(why)}: a crafted request can add headers or a body to this response or request "
+            f"(HTTP splitting); use $request_uri (sent as received), or a capture that cannot hold a line "
+            f"break, e.g. ([^\\r\\n]*)")
 
 
 RULE = Rule(
@@ -116,8 +121,10 @@ RULE = Rule(
 Put into `add_header`, `proxy_set_header`, a `return`/redirect URL or the proxied URL, it ends the
 header line and starts a new one: the client (or the backend) receives headers, cookies or a whole
 response the attacker wrote. Reported for `$uri`, `$document_uri`, maps of them, and regex captures
-(`$1`, named groups) of a location or `if` regex that can match a line feed (`[^/]*`, `\\s`, `(?s).`;
-`.` alone cannot). `$request_uri` and `$args` are sent as received (encoded) and are safe. Fix: use
-`$request_uri`, or make the capture exclude line breaks (`([^/\\r\\n]*)`). (gixy: http_splitting)""",
+(`$1`, named groups) of a location or `if` regex that can match a line feed or a carriage return
+(`[^/]*`, `\\s`, and `.`: it excludes only the line feed; a bare CR is a line break to Python's
+http.client, hence to `requests`, and to other lenient parsers and caches). `$request_uri` and `$args`
+are sent as received (encoded) and are safe. Fix: use `$request_uri`, or make the capture exclude line
+breaks (`([^/\\r\\n]*)`, `([\\w.-]+)`). (gixy: http_splitting)""",
     check=check,
 )
