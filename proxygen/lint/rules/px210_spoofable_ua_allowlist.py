@@ -150,8 +150,9 @@ client sends: an entry `Googlebot` without `networks:` lets any scraper that cla
 without limit (OFF's 2025 edge vhost allowlisted Googlebot, Bingbot and CCBot this way).
 Also reported: `contains` patterns shorter than 6 characters or found in ordinary browsers' user agents,
 site maps that decide a rate-limit exemption (an empty zone key) from `$http_user_agent` alone, and
-`rules:` that rewrite on the User-Agent alone to a proxied location with fewer rate limits. Fix: real crawlers are verified from their published address ranges
-(`allowlists.verified_good_bots`); for an application or partner, add `networks:` to the entry, or
-exempt by address (`allowlists.networks`). (gixy: no equivalent; OFF-specific)""",
+`rules:` that rewrite on the User-Agent alone to a proxied location with fewer rate limits. Fix: real
+crawlers are verified from their published address ranges (`allowlists.verified_good_bots`); for an
+application or partner, add `networks:` to the entry, or exempt by address (`allowlists.networks`).
+(gixy: no equivalent; OFF-specific)""",
     check=check,
 )
