@@ -81,3 +81,24 @@ def test_real_gixy_finds_the_splitting_proxygen_reports_too(tmp_path):
                for f in gixy), "\n".join(str(f) for f in gixy)
     assert any(f.code == "PX212" and f.field == "locations[1].redirect.to" for f in report.findings)
     assert report.notes[-1].startswith("gixy: ")
+
+
+def _cli(*args: str, env_path: str | None = None):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    if env_path is not None:
+        env["PATH"] = env_path
+    return subprocess.run([sys.executable, "-m", "proxygen", *args], capture_output=True, text=True, env=env)
+
+
+def test_cli_refuses_gixy_with_sarif_and_says_how_to_install_it(tmp_path):
+    root = materialize("PX212", "ok", tmp_path / "repo")
+    sarif = _cli("lint", "--root", str(root), "--gixy", "--format", "sarif")
+    assert sarif.returncode == 2 and "--format text, json or github" in sarif.stderr
+    if not _gixy_installed():
+        missing = _cli("lint", "--root", str(root), "--gixy")
+        assert missing.returncode == 2 and "pip install gixy-next" in missing.stderr
+        assert "Traceback" not in missing.stderr

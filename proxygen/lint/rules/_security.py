@@ -2,9 +2,9 @@
 from a generated directive to the declaration that produced it.
 
 nginx's inheritance works on the whole configuration, `include`s spliced in: a header set at http
-level reaches every server, a snippet's directives belong to the server that includes it. `places()`
-walks each host from nginx.conf with the generated files it includes spliced in place, and keeps for
-every node the generated file it comes from, so a finding can name the site (and the location, and
+level reaches every server, a snippet's directives belong to the server that includes it.
+`host_trees()` walks each host from nginx.conf with the generated files it includes spliced in place,
+and keeps for every node the generated file it comes from, so a finding can name the site (and the location, and
 the `directives:` or `rules:` entry) that wrote it.
 """
 
