@@ -51,9 +51,21 @@ def parse_rate(rate: str) -> int:
     return n * 1000 // (60 if unit == "m" else 1)
 
 
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_V4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(3[0-2]|[12][0-9]|[89]))?\Z")
+
+
 def normalize_network(value: str, key_type: str) -> str:
     """A canonical network string; host bits set or a too-broad prefix are errors, not guesses."""
     text = str(value).strip()
+    m = _CANONICAL_V4.match(text)
+    if m is not None and (m.group(5) is None) == (key_type == "ip"):
+        # already canonical IPv4 (most of a large blocklist): only the host bits need checking
+        if key_type == "ip":
+            return text
+        address = (int(m.group(1)) << 24) | (int(m.group(2)) << 16) | (int(m.group(3)) << 8) | int(m.group(4))
+        if address & ((1 << (32 - int(m.group(5)))) - 1) == 0:
+            return text
     if key_type == "ip" and "/" in text:
         raise EntryValueError("ip", f"{text!r} has a prefix length; use `cidr:` for networks")
     try:
@@ -227,7 +239,7 @@ ENTRY_FIELDS = ("ip", "cidr", "asn", "user_agent", "match", "action", "status", 
                 "source", "created", "expires")
 
 
-def make_entry(data: dict, default_source: str = "manual") -> Entry:
+def make_entry(data: dict, default_source: str = "manual", position=None) -> Entry:
     """Validate one entry mapping; raises EntryValueError naming the first bad field."""
     unknown = [k for k in data if k not in ENTRY_FIELDS]
     if unknown:
@@ -284,4 +296,4 @@ def make_entry(data: dict, default_source: str = "manual") -> Entry:
     if created and expires and expires <= created:
         raise EntryValueError("expires", "is not after `created`")
     return Entry(key_type=key_type, key=key, action=action, reason=reason.strip(), source=source, status=status,
-                 zone=zone, match=match, evidence=evidence, created=created, expires=expires)
+                 zone=zone, match=match, evidence=evidence, created=created, expires=expires, position=position)

@@ -104,12 +104,11 @@ def parse_file(text: str, path: Path) -> BlocklistFile:
                     problems.append(Problem(enode.position, label, "must be a mapping (ip/cidr/asn/user_agent, action, reason, ...)"))
                     continue
                 try:
-                    entry = make_entry(enode.plain(), default_source)
+                    entry = make_entry(enode.plain(), default_source, enode.position)
                 except EntryValueError as err:
                     where = enode.value.get(err.field, enode).position
                     problems.append(Problem(where, f"{label}.{err.field}", err.message))
                     continue
-                entry = entry.with_(position=enode.position)
                 if entry.identity in seen:
                     problems.append(Problem(enode.position, label, f"duplicate of the entry at line {seen[entry.identity].line}"))
                     continue
