@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from proxygen.lint.rule import Hit, Rule
-from proxygen.lint.rules._security import (DECODED, group_line_breaks, group_matches_newline, tainted_variables,
-                                           variables)
+from proxygen.lint.rules._security import (DECODED, capture_names, group_line_breaks, group_matches_newline,
+                                           tainted_variables, variables)
 
 
-def _outputs(opts, prefix: tuple, in_location: bool):
+def _outputs(opts, prefix: tuple):
     """(key path, value, rule index or None) of an Options block's values that reach headers or URLs."""
     for name, value in opts.proxy_headers.items():
         yield prefix + ("proxy_headers", name), value, None
@@ -70,7 +70,7 @@ def check(ctx):
             out = []
             for name in variables(value):
                 why = plain(name)
-                if why is None and (name.isdigit() or any(name in _names(rx) for rx, _, _ in contexts)):
+                if why is None and (name.isdigit() or any(name in capture_names(rx) for rx, _, _ in contexts)):
                     why = capture(name, contexts)
                 if why:
                     out.append(why)
@@ -79,10 +79,11 @@ def check(ctx):
         site_contexts = [(loc.path, loc.match == "regex_i", "the decoded path") for loc in regex_locs]
         blocks = [((), site, site_contexts, None)]
         for i, loc in enumerate(site.locations):
-            ctxs = [(loc.path, loc.match == "regex_i", "the decoded path")] if loc in regex_locs else []
+            is_regex = loc.match in ("regex", "regex_i")
+            ctxs = [(loc.path, loc.match == "regex_i", "the decoded path")] if is_regex else []
             blocks.append((("locations", i), loc, ctxs, i))
         for prefix, opts, contexts, index in blocks:
-            items = list(_outputs(opts, prefix, index is not None))
+            items = list(_outputs(opts, prefix))
             if index is not None:
                 items += list(_location_outputs(opts, index))
             for loc_path, value, rule_index in items:
@@ -100,12 +101,6 @@ def check(ctx):
             why = reasons(site.redirect.to, [])
             if why:
                 yield Hit(source, ("redirect", "to"), _message(why))
-
-
-def _names(regex: str) -> set[str]:
-    from proxygen.lint.rules._security import capture_names
-
-    return capture_names(regex)
 
 
 def _message(why: list[str]) -> str:
