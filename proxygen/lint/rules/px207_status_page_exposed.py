@@ -50,7 +50,7 @@ def check(ctx):
 
 RULE = Rule(
     code="PX207", name="status-page-exposed", severity="warning",
-    summary="stub_status reachable without an allow/deny restriction or on a public listen.",
+    summary="stub_status reachable from anywhere: no deny rule or basic auth, on a listen that is not loopback-only.",
     doc="""`stub_status` shows active connections and request counters: a live load gauge for whoever
 is flooding the proxy, and a detail that only monitoring needs. Fix: restrict the location with
 `access: {allow: [<monitoring networks>], deny: [all]}` (or basic auth), or serve it only on a
