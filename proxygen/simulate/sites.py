@@ -16,15 +16,17 @@ import re
 from proxygen.blocklist.entry import parse_rate
 from proxygen.simulate.engine import LimitSpec, LocationLimits, SiteLimits, ZoneSpec
 
+_PREFIX = ("prefix", "prefix_priority")
 _VAR = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
 
 
 class Variables:
     """nginx variables of one site for a request (ip, user agent, method), with caching."""
 
-    def __init__(self, site, allowlists=None):
+    def __init__(self, site, allowlists=None, shared_maps=()):
         self.allowlists = allowlists
-        self.maps = {m.variable.lstrip("$"): m for m in site.maps}
+        # proxygen.yml `maps:` are on every host; a site map of the same name is refused by the model
+        self.maps = {m.variable.lstrip("$"): m for m in [*shared_maps, *site.maps]}
         self.geos = {g.variable.lstrip("$"): g for g in site.geos}
         self._compiled = {
             name: [(e, re.compile(e.regex, re.I if e.ignore_case else 0) if e.regex is not None else None)
@@ -128,7 +130,8 @@ class SiteRules:
 
     def __init__(self, site, settings, allowlists=None):
         self.site = site
-        self.vars = Variables(site, allowlists if allowlists is not None else settings.allowlists)
+        self.vars = Variables(site, allowlists if allowlists is not None else settings.allowlists,
+                              getattr(settings, "maps", ()))
         zones = {}
         for name, z in settings.rate_limit_zones.items():
             zones[name] = ZoneSpec(name, parse_rate(z.rate), z.key)
@@ -152,13 +155,16 @@ class SiteRules:
             self._locations.append((loc, rx))
 
     def location_for(self, path: str) -> int:
-        """nginx: exact match, else remember the longest prefix, then the first matching regex, else the prefix."""
+        """nginx: exact match, else remember the longest prefix (final if it is `^~`), then the first
+        matching regex, else the prefix."""
         best, best_len = -1, -1
         for i, (loc, rx) in enumerate(self._locations):
             if loc.match == "exact" and loc.path == path:
                 return i
-            if loc.match == "prefix" and path.startswith(loc.path) and len(loc.path) > best_len:
+            if loc.match in _PREFIX and path.startswith(loc.path) and len(loc.path) > best_len:
                 best, best_len = i, len(loc.path)
+        if best >= 0 and self._locations[best][0].match == "prefix_priority":
+            return best
         for i, (loc, rx) in enumerate(self._locations):
             if rx is not None and rx.search(path):
                 return i
@@ -177,9 +183,13 @@ class SiteRules:
                      .then(pl.lit(i, dtype=pl.Int32))
                      for i, (loc, rx) in enumerate(self._locations) if rx is not None]
             prefixes = sorted(((len(loc.path), i, loc.path) for i, (loc, _) in enumerate(self._locations)
-                               if loc.match == "prefix"), key=lambda t: (-t[0], t[1]))
+                               if loc.match in _PREFIX), key=lambda t: (-t[0], t[1]))
             prefix = [pl.when(col.str.starts_with(p)).then(pl.lit(i, dtype=pl.Int32)) for _, i, p in prefixes]
-            parts = [pl.coalesce(*e) if e else pl.lit(None, dtype=pl.Int32) for e in (exact, regex, prefix)]
+            exact_, regex_, longest = (pl.coalesce(*e) if e else pl.lit(None, dtype=pl.Int32)
+                                       for e in (exact, regex, prefix))
+            final = [i for i, (loc, _) in enumerate(self._locations) if loc.match == "prefix_priority"]
+            priority = pl.when(longest.is_in(final)).then(longest) if final else pl.lit(None, dtype=pl.Int32)
+            parts = [exact_, priority, regex_, longest]
             return pl.DataFrame({"p": paths}).select(
                 pl.coalesce(*parts, pl.lit(-1, dtype=pl.Int32)).cast(pl.Int32)).to_series()
         except pl.exceptions.PolarsError:

@@ -333,6 +333,12 @@ def test_openbeautyfacts_per_ip_limit_429(edge):
     assert edge.request("world.openbeautyfacts.org", "/", client_ip=_Ips.next()).status == 200
 
 
+def test_openbeautyfacts_per_ip_limit_spares_allowlisted_addresses(edge):
+    # the zone's key is proxygen.yml's shared $rl_per_ip_key: empty for allowlisted networks (10.0.0.0/8)
+    responses, _ = burst_from_one_client(edge, "world.openbeautyfacts.org", "/", 140, "10.13.1.50")
+    assert [r.status for r in responses] == [200] * 140
+
+
 @pytest.mark.parametrize("host", ["pro.openfoodfacts.org", "world.openbeautyfacts.org"])
 def test_backend_502_gets_the_shared_page(edge, host):
     r = edge.request(host, "/cgi/display.pl", client_ip=_Ips.next(), headers={"X-Echo-Status": "502"})
