@@ -285,8 +285,11 @@ class FrameVariables:
         elif name in ("proxygen_allowlisted_ip", "proxygen_allowlisted_ua", "proxygen_allowlisted") \
                 and v.allowlists is not None and not any(u.networks for u in v.allowlists.user_agents):
             # no user agent tied to networks: the address and the user agent answer separately
-            by_ip = v.allowlist_table().lookup(df["client_ip"]).is_not_null()
-            by_ua = self._per_unique(df["user_agent"], lambda ua: "1" if v.allowlists.user_agent_for(ua) else "0") == "1"
+            if "\x00by_ip" not in self.memo:
+                self.memo["\x00by_ip"] = v.allowlist_table().lookup(df["client_ip"]).is_not_null()
+                self.memo["\x00by_ua"] = self._per_unique(
+                    df["user_agent"], lambda ua: "1" if v.allowlists.user_agent_for(ua) else "0") == "1"
+            by_ip, by_ua = self.memo["\x00by_ip"], self.memo["\x00by_ua"]
             hit = {"proxygen_allowlisted_ip": by_ip, "proxygen_allowlisted_ua": by_ua,
                    "proxygen_allowlisted": by_ip | by_ua}[name]
             out = pl.DataFrame({"h": hit}).select(pl.when(pl.col("h")).then(pl.lit("1")).otherwise(pl.lit("0"))).to_series()
