@@ -759,10 +759,11 @@ def _group_activity(column: str, membership, ip_min, ip_ua, ip_sketch, ip_cutoff
         "ip_h", pl.col(column).hash().alias("gk")).collect()
     # join-then-group pipelines run on the streaming engine: the joined rows (millions) are never
     # materialised at once, which keeps peak memory near the size of the tables themselves
-    # and a quarter of the groups at a time (their results are disjoint) keeps the hash tables small
+    # and a share of the groups at a time (their results are disjoint) keeps the hash tables small
     rates_parts, after_parts = [], []
-    for part in range(4):
-        chosen = member.filter(pl.col("gk") % 4 == part)
+    n_parts = _parts_for(ip_min.height, 4)
+    for part in range(n_parts):
+        chosen = member.filter(pl.col("gk") % n_parts == part)
         minutes = (_rows_of(ip_min, chosen).join(chosen.lazy(), on="ip_h")
                    .group_by("gk", "minute").agg(pl.col("requests").sum(), pl.col("limited").sum())
                    .collect(engine="streaming"))
@@ -784,8 +785,9 @@ def _group_activity(column: str, membership, ip_min, ip_ua, ip_sketch, ip_cutoff
     bounds = multi_member.join(ip_cutoffs, on="ip_h").group_by("gk").agg(pl.col("_cut").min().alias("_bound"))
     multi_member = multi_member.join(bounds, on="gk", how="left")
     parts = []
-    for part in range(8):  # an eighth of the groups at a time: the de-duplication table stays small
-        chosen = multi_member.filter(pl.col("gk") % 8 == part)
+    n_parts = _parts_for(ip_sketch.height, 8, per_part=500_000)
+    for part in range(n_parts):  # a share of the groups at a time: the de-duplication table stays small
+        chosen = multi_member.filter(pl.col("gk") % n_parts == part)
         union = (_rows_of(ip_sketch, chosen).join(chosen.lazy(), on="ip_h")
                  .filter(pl.col("_bound").is_null() | (pl.col("h") <= pl.col("_bound")))
                  .select("gk", "h").unique().collect(engine="streaming"))
@@ -815,6 +817,12 @@ def _group_table(column: str, by_ip, activity, count_cols):
             .join(keys.lazy(), on="gk").drop("gk")
             .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32))
             .collect())
+
+
+def _parts_for(rows: int, most: int, per_part: int = 1_000_000) -> int:
+    """In how many parts to process a join over `rows` rows: one per `per_part` rows, at most `most`
+    (each part scans the whole table again, so small tables go in one piece)."""
+    return max(1, min(most, -(-rows // per_part)))
 
 
 def _rows_of(table, members):
