@@ -83,14 +83,7 @@ def lint_cmd(
         raise UsageError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fail_on not in SEVERITIES:
         raise UsageError(f"--fail-on {fail_on!r}: use one of error, warning, info")
-    if gixy and fmt == "sarif":
-        raise UsageError("--gixy: SARIF output lists registered rules only, and PX290 is not one yet; "
-                         "use --format text, json or github")
-    report = lint(root, host=host, nginx=nginx, nginx_binary=nginx_binary, base=base)
-    if gixy:
-        from proxygen.lint.rules.px290_gixy import add_gixy_findings
-
-        add_gixy_findings(report, root, host=host)
+    report = lint(root, host=host, nginx=nginx, nginx_binary=nginx_binary, base=base, gixy=gixy)
     output = render(report, fmt)
     if output:
         typer.echo(output)

@@ -48,21 +48,22 @@ class LintReport:
 
 def lint(root: str | Path = ".", *, host: str | None = None, nginx: bool = False, nginx_binary: str | None = None,
          base: str | None = None, today: datetime.date | None = None,
-         adapt_build: Callable[[BuildResult], None] | None = None) -> LintReport:
+         adapt_build: Callable[[BuildResult], None] | None = None, gixy: bool = False) -> LintReport:
     """Lint the repository at `root`. With `base` (a git revision), report only what is new since it.
 
     `adapt_build` may edit the in-memory build before the rules read it: tests use it to re-create
     generated config that no declaration can produce, for the rules that guard the compiler.
+    `gixy` also runs gixy-next on every built host (PX290; it must be installed).
     """
     report = LintReport(base=base)
-    report.findings, repo, result = _run(Path(root), host, today, report, adapt_build)
+    report.findings, repo, result = _run(Path(root), host, today, report, adapt_build, gixy)
     if repo is not None and result is not None and nginx:
         report.findings += _nginx_test(repo, host, nginx_binary, report)
     if base is not None:
         from proxygen.model.revision import repository_at
 
         with repository_at(Path(root), base) as old_root:
-            old, _, _ = _run(old_root, host, today, LintReport())
+            old, _, _ = _run(old_root, host, today, LintReport(), None, gixy)
         known = {f.fingerprint for f in old}
         fresh = [f for f in report.findings if f.fingerprint not in known]
         report.preexisting = len(report.findings) - len(fresh)
@@ -71,7 +72,7 @@ def lint(root: str | Path = ".", *, host: str | None = None, nginx: bool = False
     return report
 
 
-def _run(root: Path, host: str | None, today, report: LintReport, adapt_build=None):
+def _run(root: Path, host: str | None, today, report: LintReport, adapt_build=None, gixy: bool = False):
     from proxygen.compile.build import build
     from proxygen.lint.context import LintContext
     from proxygen.lint.registry import RULES, rule
@@ -100,6 +101,12 @@ def _run(root: Path, host: str | None, today, report: LintReport, adapt_build=No
     for r in RULES:
         if r.check is not None:
             findings.extend(_finding(ctx, r, hit) for hit in r.check(ctx))
+    if gixy:
+        from proxygen.lint.rules.px290_gixy import gixy_hits
+
+        hits = list(gixy_hits(ctx))
+        findings.extend(_finding(ctx, rule("PX290"), hit) for hit in hits)
+        report.notes.append(f"gixy: {len(hits)} issue(s) on {len(result.hosts)} host(s)")
     findings = _dedupe(findings)
     from proxygen.lint.suppress import apply_suppressions
 
@@ -112,7 +119,8 @@ def _finding(ctx, r: Rule, hit: Hit) -> Finding:
     from proxygen.model.yamlpos import format_loc
 
     position = hit.position or ctx.position(hit.source, hit.loc)
-    return Finding(r.code, r.name, r.severity, position, format_loc(hit.loc), hit.message, hit.source, hit.loc)
+    return Finding(r.code, r.name, hit.severity or r.severity, position, format_loc(hit.loc), hit.message,
+                   hit.source, hit.loc)
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

@@ -1,7 +1,7 @@
 """Every lint rule, in one explicit list (no import magic): adding a rule is adding a line here.
 
 Codes are stable and never reused: PX0xx engine and validation, PX1xx cross-site and
-cross-host consistency, PX2xx security of the generated config.
+cross-host consistency, PX2xx security of the generated config (PX29x: opt-in external layers).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from proxygen.lint.rules import (
     px210_spoofable_ua_allowlist,
     px211_ssrf_proxy_target,
     px212_http_splitting,
+    px290_gixy,
 )
 
 RULES: list[Rule] = [
@@ -67,6 +68,8 @@ RULES: list[Rule] = [
     px210_spoofable_ua_allowlist.RULE,
     px211_ssrf_proxy_target.RULE,
     px212_http_splitting.RULE,
+    # opt-in layers
+    px290_gixy.RULE,
 ]
 
 CODES: dict[str, Rule] = {r.code: r for r in RULES}

@@ -34,6 +34,7 @@ class Hit:
     loc: tuple = ()        # key path in that file, e.g. ("locations", 2, "proxy", "url")
     message: str = ""
     position: Position | None = None  # when the file is not a loaded declaration (blocklists, generated config)
+    severity: str | None = None       # overrides the rule's (for layers whose findings vary, like gixy's)
 
 
 @dataclass(frozen=True)

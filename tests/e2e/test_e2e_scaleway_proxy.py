@@ -161,6 +161,13 @@ def test_off_unknown_host_is_refused(edge):
         edge.request("unknown.example.org", "/", port=80)
 
 
+def test_unknown_host_on_a_connection_opened_for_a_known_name_gets_421(edge):
+    # a TLS connection to a served name reused for another name (HTTP/2 coalescing does this): the
+    # default server answers 421 Misdirected Request, so the client retries on its own connection
+    r = edge.request("unknown.example.org", "/", sni="world.openfoodfacts.org")
+    assert r.status == 421 and r.header("X-Echo-Backend") is None
+
+
 # --------------------------------------------------------------------- query.openfoodfacts.org
 
 def test_query_redirects_and_passes_uri_as_is(edge):

@@ -8,6 +8,7 @@ from proxygen.lint import RULES, lint
 from tests.lint.fixtures import FIXTURES, TODAY, expected, generated_edits, materialize, reported
 
 NEEDS_NGINX = {"PX003"}
+NEEDS_GIXY = {"PX290"}
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.code}-{r.name}")
@@ -17,7 +18,8 @@ def test_must_flag_fixture(rule, tmp_path):
     assert want, f"fixtures/{rule.code}/flag marks no `# expect: {rule.code}` line"
     assert any(code == rule.code for _, _, code in want)
     root = materialize(rule.code, "flag", tmp_path / "repo")
-    report = lint(root, today=TODAY, nginx=rule.code in NEEDS_NGINX, adapt_build=adapt)
+    report = lint(root, today=TODAY, nginx=rule.code in NEEDS_NGINX, adapt_build=adapt,
+                  gixy=rule.code in NEEDS_GIXY)
     assert reported(report, root) == want, "\n".join(str(f) for f in report.findings)
 
 
@@ -26,7 +28,8 @@ def test_must_not_flag_fixture(rule, tmp_path):
     assert (FIXTURES / rule.code / "ok").is_dir(), f"fixtures/{rule.code}/ok is missing"
     adapt, _ = generated_edits(rule.code, "ok")
     root = materialize(rule.code, "ok", tmp_path / "repo")
-    report = lint(root, today=TODAY, nginx=rule.code in NEEDS_NGINX, adapt_build=adapt)
+    report = lint(root, today=TODAY, nginx=rule.code in NEEDS_NGINX, adapt_build=adapt,
+                  gixy=rule.code in NEEDS_GIXY)
     assert report.findings == [], "\n".join(str(f) for f in report.findings)
 
 

@@ -1,7 +1,7 @@
 """PX290: gixy-next's findings on the generated config, opt-in (`proxygen lint --gixy`).
 
-gixy-next is a separate tool (`pip install gixy-next`), not a dependency: proxygen's own PX2xx rules
-cover its classic security checks on the declarations. This layer writes each built host to a temporary
+gixy-next is a separate tool (`pip install gixy-next`; a test dependency, not a runtime one): proxygen's
+own PX2xx rules cover its classic security checks on the declarations. This layer writes each built host to a temporary
 directory, runs gixy on its nginx.conf, and reports every issue on the declaration that generated the
 line: a site's location, the site, or the host in proxygen.yml for nginx.conf itself.
 """
@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from proxygen.errors import ProxygenError, UsageError
-from proxygen.lint.rule import Finding, Rule
+from proxygen.lint.rule import Hit, Rule
 
 TIMEOUT_S = 300
 # gixy's severity -> the finding's (the opt-in layer never fails a build on its own errors)
@@ -93,46 +93,21 @@ def locate(ctx, host: str, rel: str, line: int | None) -> tuple[str, tuple]:
     return ctx.declaration_of(rel, location)
 
 
-def findings_for(ctx, host: str, issues: list[dict]) -> list[Finding]:
-    from proxygen.model.yamlpos import format_loc
-
-    out = []
+def hits_for(ctx, host: str, issues: list[dict]) -> list[Hit]:
+    """gixy's issues on one host, as Hits on the declarations that generated their lines."""
+    hits = []
     for issue in issues:
         rel, line = issue.get("rel", "nginx.conf"), issue.get("line")
         source, loc = locate(ctx, host, rel, line)
         severity = SEVERITY.get(str(issue.get("severity", "")).upper(), "info")
         reason = " ".join(str(issue.get("reason") or issue.get("summary") or "").split())
-        message = f"gixy {issue.get('plugin', '?')}: {reason} (generated {rel})"
-        out.append(Finding(RULE.code, RULE.name, severity, ctx.position(source, loc), format_loc(loc), message,
-                           source, loc))
-    return out
+        hits.append(Hit(source, loc, f"gixy {issue.get('plugin', '?')}: {reason} (host {host}, generated {rel})",
+                        severity=severity))
+    return hits
 
 
-def add_gixy_findings(report, root: str | Path = ".", host: str | None = None,
-                      command: list[str] | None = None) -> None:
-    """Run gixy on every built host and add its findings (suppressions applied) to a LintReport."""
-    import datetime
-
-    from proxygen.compile.build import build
-    from proxygen.lint.context import LintContext
-    from proxygen.lint.suppress import apply_suppressions
-    from proxygen.model import load_repository
-
-    try:
-        repo = load_repository(Path(root))
-        result = build(repo, host)
-    except UsageError:
-        raise
-    except ProxygenError:
-        report.notes.append("gixy not run: the repository does not build (see the findings above)")
-        return
+def gixy_hits(ctx, command: list[str] | None = None):
+    """gixy's issues on every built host (the engine runs this with lint(gixy=True))."""
     command = command or gixy_command()
-    ctx = LintContext(repo, result, datetime.date.today())
-    found: list[Finding] = []
-    for host_name, out in sorted(result.hosts.items()):
-        found += findings_for(ctx, host_name, run_gixy(out.files, command))
-    unique = list({(f.code, f.position, f.field, f.message): f for f in found}.values())
-    kept, suppressed, _unused = apply_suppressions(ctx, unique)
-    report.findings = sorted(report.findings + kept, key=lambda f: (f.position, f.code, f.message))
-    report.suppressed += suppressed
-    report.notes.append(f"gixy: {len(kept)} issue(s) on {len(result.hosts)} host(s)")
+    for host in sorted(ctx.build.hosts):
+        yield from hits_for(ctx, host, run_gixy(ctx.build.hosts[host].files, command))
