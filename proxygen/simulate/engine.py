@@ -103,49 +103,6 @@ def _combined_codes(df, columns):
     return code.alias("code")
 
 
-def _read_ahead(batches, depth: int = 2):
-    """Iterate `batches` from a background thread, so reading and parsing the next log chunks
-    (polars, which releases the GIL) overlaps replaying the current ones. Errors are raised here."""
-    import queue
-    import threading
-
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done, failed = object(), object()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for frame in batches:
-                if not put((None, frame)):
-                    return
-            put((done, None))
-        except BaseException as err:      # handed to the consumer, which raises it
-            put((failed, err))
-
-    worker = threading.Thread(target=produce, name="simulate-read-ahead", daemon=True)
-    worker.start()
-    try:
-        while True:
-            tag, item = q.get()
-            if tag is done:
-                return
-            if tag is failed:
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
-
-
 class Simulator:
     """Feed requests in arrival order (`request()` one at a time, or `run()` on log batches)."""
 
@@ -301,7 +258,7 @@ class Simulator:
         report = report or Report()
         # Larger batches amortise the per-batch work (joins, window functions); state carries over anyway.
         pending, rows = [], 0
-        for frame in _read_ahead(batches):
+        for frame in batches:
             pending.append(frame.select([c for c in ("client_ip", "time", "user_agent", "path", "method")
                                          if c in frame.columns]))
             rows += frame.height

@@ -109,18 +109,3 @@ def test_a_log_second_split_over_batches_is_spread_once(tmp_path):
     assert {c.ip: c.counts for c in split.clients()} == {c.ip: c.counts for c in whole.clients()}
     assert whole.totals["throttled"] > 100
 
-
-def test_an_error_while_reading_ahead_is_raised_and_leaves_no_thread(tmp_path):
-    import threading
-
-    from proxygen.errors import ProxygenError
-
-    rows = _traffic(7, 50, whole_seconds=False)
-
-    def batches():
-        yield _frames(rows, 1)[0]
-        raise ProxygenError("access.log: unreadable")
-
-    with pytest.raises(ProxygenError, match="unreadable"):
-        Simulator(_rules(tmp_path), SITE).run(batches())
-    assert not [t for t in threading.enumerate() if t.name == "simulate-read-ahead"]
