@@ -189,6 +189,31 @@ def dropped(top: list[Place], name: str) -> Iterator[tuple[Place, list[Place], l
 
 
 # --- from a generated node back to its declaration -------------------------------------------------
+def inheritance_problems(top: list[Place], directives: tuple[str, ...]) -> list[tuple]:
+    """(block, its own lines, dropped names, block they are inherited from, directive) for each directive."""
+    return [(block, mine, missing, origin, name) for name in directives
+            for block, mine, missing, origin in dropped(top, name)]
+
+
+def inheritance_hits(ctx, directives: tuple[str, ...], typed_field, effect) -> Iterator[Hit]:
+    """Hits for blocks whose own lines of an all-or-nothing directive drop the inherited ones.
+
+    `typed_field(opts, directive)` names the declaration field that wrote the lines when no
+    `directives:` entry did; `effect(directive)` says what the loss does (may be empty).
+    """
+    for host, top in host_trees(ctx):
+        for block, mine, missing, origin, name in inheritance_problems(top, directives):
+            source, loc, opts = declaration(ctx, mine[0])
+            entry = next((e for e in (directive_entry(opts, m.node) for m in mine) if e), ())
+            if not entry and opts is not None:
+                entry = typed_field(opts, name)
+            where = origin.describe() if origin is not None and origin.node.name != "http" else "http level"
+            why = f"{effect(name)}: " if effect(name) else ""
+            message = (f"{block.describe()}: its own {name} lines drop {', '.join(missing)} set at {where} "
+                       f"({why}nginx keeps only a block's own {name} lines); repeat them here")
+            yield Hit(source, loc + entry if source != "proxygen.yml" else ("hosts", host), message)
+
+
 def declaration(ctx, place: Place) -> tuple[str, tuple, object | None]:
     """(source, key path, declaring Options object or None) of the block holding `place`."""
     loc_place = place.location()

@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-from proxygen.lint.rule import Hit, Rule
-from proxygen.lint.rules._security import declaration, directive_entry, dropped, host_trees
+from proxygen.lint.rule import Rule
+from proxygen.lint.rules._security import inheritance_hits, inheritance_problems
 
 DIRECTIVES = ("add_header", "add_trailer")
 
 
 def problems(top) -> list[tuple]:
     """(block, its own lines, dropped header names, block they are inherited from, directive name)."""
-    out = []
-    for name in DIRECTIVES:
-        out += [(block, mine, missing, origin, name) for block, mine, missing, origin in dropped(top, name)]
-    return out
+    return inheritance_problems(top, DIRECTIVES)
+
+
+def _typed_field(opts, name: str) -> tuple:
+    return ("headers",) if name == "add_header" and getattr(opts, "headers", None) else ()
 
 
 def check(ctx):
-    for host, top in host_trees(ctx):
-        for block, mine, missing, origin, name in problems(top):
-            source, loc, opts = declaration(ctx, mine[0])
-            entry = next((e for e in (directive_entry(opts, m.node) for m in mine) if e), ())
-            if not entry and opts is not None and name == "add_header" and getattr(opts, "headers", None):
-                entry = ("headers",)
-            where = origin.describe() if origin is not None and origin.node.name != "http" else "http level"
-            message = (f"{block.describe()}: its own {name} lines drop {', '.join(missing)} set at {where} "
-                       f"(nginx keeps only a block's own {name} lines); repeat them here")
-            yield Hit(source, loc + entry if source != "proxygen.yml" else ("hosts", host), message)
+    yield from inheritance_hits(ctx, DIRECTIVES, _typed_field, lambda name: "")
 
 
 RULE = Rule(

@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-from proxygen.lint.rule import Hit, Rule
-from proxygen.lint.rules._security import declaration, directive_entry, dropped, host_trees
+from proxygen.lint.rule import Rule
+from proxygen.lint.rules._security import inheritance_hits, inheritance_problems
 
 DIRECTIVES = ("proxy_set_header", "proxy_hide_header")
 
 
 def problems(top) -> list[tuple]:
     """(block, its own lines, dropped header names, block they are inherited from, directive name)."""
-    out = []
-    for name in DIRECTIVES:
-        out += [(block, mine, missing, origin, name) for block, mine, missing, origin in dropped(top, name)]
-    return out
+    return inheritance_problems(top, DIRECTIVES)
+
+
+def _typed_field(opts, name: str) -> tuple:
+    if name != "proxy_set_header":
+        return ()
+    if getattr(opts, "proxy_headers", None):
+        return ("proxy_headers",)
+    return ("header_set",) if getattr(opts, "header_set", None) else ()
+
+
+def _effect(name: str) -> str:
+    return ("the backend no longer receives them" if name == "proxy_set_header"
+            else "the backend's headers are passed to clients again")
 
 
 def check(ctx):
-    for host, top in host_trees(ctx):
-        for block, mine, missing, origin, name in problems(top):
-            source, loc, opts = declaration(ctx, mine[0])
-            entry = next((e for e in (directive_entry(opts, m.node) for m in mine) if e), ())
-            if not entry and opts is not None and name == "proxy_set_header":
-                entry = ("proxy_headers",) if getattr(opts, "proxy_headers", None) else (
-                    ("header_set",) if getattr(opts, "header_set", None) else ())
-            where = origin.describe() if origin is not None and origin.node.name != "http" else "http level"
-            effect = ("the backend no longer receives them" if name == "proxy_set_header"
-                      else "the backend's headers are passed to clients again")
-            message = (f"{block.describe()}: its own {name} lines drop {', '.join(missing)} set at {where} "
-                       f"({effect}: nginx keeps only a block's own {name} lines); repeat them here")
-            yield Hit(source, loc + entry if source != "proxygen.yml" else ("hosts", host), message)
+    yield from inheritance_hits(ctx, DIRECTIVES, _typed_field, _effect)
 
 
 RULE = Rule(
