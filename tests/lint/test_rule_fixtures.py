@@ -45,3 +45,11 @@ def test_codes_are_unique_stable_and_documented():
     for r in RULES:
         assert r.summary and len(r.doc) > 80, r.code
         assert r.name == r.name.lower() and " " not in r.name
+
+
+def test_readme_lists_every_rule():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    missing = [r.code for r in RULES if f"| {r.code} |" not in readme and f"| {r.code}-" not in readme]
+    assert missing == []
