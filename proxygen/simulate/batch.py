@@ -52,36 +52,40 @@ class Nodes:
             self.per_zone.append(node.slice(pos, k.len()))
             pos += k.len()
         self.table = (pl.DataFrame({"node": node, "zi": zone, "key": everything})
-                      .drop_nulls("node").unique("node"))
+                      .drop_nulls("node").unique("node").sort("node"))
+
+    def _zone_key(self, nodes):
+        """(zone indices, keys) of `nodes` (a Series), as lists."""
+        at = self.table["node"].search_sorted(nodes, side="left")
+        return self.table["zi"].gather(at).to_list(), self.table["key"].gather(at).to_list()
 
     def states(self, nodes, zones: Zones):
         """nodes (a Series) -> frame node, e0, t0, known: each node's stored state."""
         import polars as pl
 
-        frame = nodes.to_frame("node").join(self.table, on="node", how="left")
         dicts = [zones.zone(name) for name in self.names]
-        found = [dicts[zi].get(key) for zi, key in zip(frame["zi"].to_list(), frame["key"].to_list())]
+        found = [dicts[zi].get(key) for zi, key in zip(*self._zone_key(nodes))]
         return pl.DataFrame({
-            "node": frame["node"],
+            "node": nodes,
             "e0": pl.Series([n[0] if n is not None else 0 for n in found], dtype=pl.Int64),
             "t0": pl.Series([n[1] if n is not None else 0 for n in found], dtype=pl.Int64),
             "known": pl.Series([n is not None for n in found], dtype=pl.Boolean)})
 
     def store(self, frame, zones: Zones) -> None:
         """Write (node, W, t) back into the zones as [excess, last]."""
-        frame = frame.join(self.table, on="node", how="left")
         dicts = [zones.zone(name) for name in self.names]
-        for zi, key, w, t in zip(frame["zi"].to_list(), frame["key"].to_list(), frame["W"].to_list(),
-                                 frame["t"].to_list()):
+        zis, keys = self._zone_key(frame["node"])
+        for zi, key, w, t in zip(zis, keys, frame["W"].to_list(), frame["t"].to_list()):
             dicts[zi][key] = [w, t]
 
     def keys_of(self, frame):
         """frame with a `node` column + zone name and key columns."""
         import polars as pl
 
-        names = pl.Series(self.names, dtype=pl.Utf8)
-        out = frame.join(self.table, on="node", how="left")
-        return out.with_columns(names.gather(out["zi"]).alias("zone"))
+        at = self.table["node"].search_sorted(frame["node"], side="left")
+        zi = self.table["zi"].gather(at)
+        return frame.with_columns(zi.alias("zi"), self.table["key"].gather(at).alias("key"),
+                                  pl.Series(self.names, dtype=pl.Utf8).gather(zi).alias("zone"))
 
 
 def zone_nodes(sim, cdf, cdid, decisions, fv) -> Nodes:
@@ -167,9 +171,12 @@ def _lindley(frame, nodes: Nodes, zones: Zones):
     the burst, or the clock going backwards) and `delays` (some request delayed)."""
     import polars as pl
 
-    state = nodes.states(frame["node"].unique(), zones)
-    frame = frame.join(state, on="node", how="left").sort("node", "row")
-    first = pl.col("node") != pl.col("node").shift(1, fill_value=-1)
+    frame = frame.sort("node", "row")
+    starts = (frame["node"] != frame["node"].shift(1, fill_value=-1))
+    segment = starts.cum_sum() - 1
+    state = nodes.states(frame["node"].filter(starts), zones)
+    frame = frame.with_columns(*[state[c].gather(segment) for c in ("e0", "t0", "known")])
+    first = pl.lit(starts)
     # a new key's first request starts at excess 0 whatever the clock (dt 0 avoids overflow)
     prev_t = (pl.when(first & ~pl.col("known")).then(pl.col("t"))
               .when(first).then(pl.col("t0")).otherwise(pl.col("t").shift(1)))
@@ -251,8 +258,9 @@ def _zero_burst_keys(frame, nodes: Nodes, zones: Zones, rejected: list):
     from proxygen.simulate.limit_req import REJECTED
 
     frame = frame.sort("node", "row")
-    state = nodes.states(frame["node"].unique(), zones)
-    frame = frame.join(state, on="node", how="left", maintain_order="left")
+    starts = (frame["node"] != frame["node"].shift(1, fill_value=-1))
+    state = nodes.states(frame["node"].filter(starts), zones)
+    frame = frame.with_columns(*[state[c].gather(starts.cum_sum() - 1) for c in ("e0", "t0", "known")])
     # a key with few requests is cheaper in the loop than in a dozen vector operations
     ok = frame.group_by("node").agg(
         ((pl.len() > 256) & (pl.col("burst") == 0).all() & (pl.col("e0").first() == 0)
