@@ -23,6 +23,7 @@ from proxygen.lint.rules import (
     px109_redirect_chain,
     px110_shadowed_location,
     px111_blocklist_hits_allowlist,
+    px112_certificate_not_on_host,
     px201_host_header_spoofing,
     px202_add_header_dropped,
     px203_proxy_header_dropped,
@@ -55,6 +56,7 @@ RULES: list[Rule] = [
     px109_redirect_chain.RULE,
     px110_shadowed_location.RULE,
     px111_blocklist_hits_allowlist.RULE,
+    px112_certificate_not_on_host.RULE,
     # security (PX2xx)
     px201_host_header_spoofing.RULE,
     px202_add_header_dropped.RULE,

@@ -82,6 +82,9 @@ class Host(_Strict):
     paths: HostPaths = Field(default_factory=HostPaths)
     stub_status: StubStatus | None = Field(
         None, description="Serve nginx's status page on a local listen for the exporter (e.g. 127.0.0.1:8080).")
+    certificates: list[Name] | None = Field(
+        None, description="Certificate directories provisioned on the host (under paths.certificates, by certbot); "
+                          "when listed, lint reports a site whose tls.certificate is not among them (PX112).")
 
     @field_validator("sites")
     @classmethod
