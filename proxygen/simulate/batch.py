@@ -197,8 +197,7 @@ def _last_states(frame):
     """Each node's excess and time after its last request of `frame` (sorted by node, row)."""
     import polars as pl
 
-    last = pl.col("row").arg_max()
-    return frame.group_by("node").agg(pl.col("W").get(last), pl.col("t").get(last))
+    return frame.filter(pl.col("node") != pl.col("node").shift(-1, fill_value=-1)).select("node", "W", "t")
 
 
 def _solo_buckets(frame, nodes: Nodes, zones: Zones, results: dict, rejected: list) -> None:
@@ -320,19 +319,20 @@ def replay(sim, df, events, nodes: Nodes):
         unsafe |= {lim.zone for lim in limits if not eviction_safe(lim, backwards)}
     unsafe_zi = [nodes.index[z] for z in unsafe if z in nodes.index]
 
-    safe = events.filter(~pl.col("zi").is_in(unsafe_zi)) if unsafe_zi else events
+    is_unsafe = pl.col("zi").is_in(unsafe_zi)
+    safe = events.filter(~is_unsafe) if unsafe_zi else events
+    unsafe_events = events.filter(is_unsafe) if unsafe_zi else events.clear()
     bound = _lindley(safe, nodes, zones) if safe.height else None
+    inert = ~pl.col("bad") & ~pl.col("delays")      # constant over a key's rows
     if bound is not None:
-        inert = bound.filter(~pl.col("bad") & ~pl.col("delays")).select("node").unique()
+        active = pl.concat([unsafe_events, bound.filter(~inert).select(events.columns)])
     else:
-        inert = pl.DataFrame(schema={"node": pl.Int64})
-    active = events.join(inert, on="node", how="anti")
+        active = unsafe_events
 
     # Non-inert keys linked by one request are replayed together.
-    per_row = active.group_by("row").agg(pl.len().alias("n"))
-    coupled_rows = per_row.filter(pl.col("n") > 1)["row"]
-    slow_nodes = pl.DataFrame(schema={"node": pl.Int64})
-    if coupled_rows.len():
+    coupled = active.filter(active["row"].is_duplicated())
+    slow_nodes: list = []
+    if coupled.height:
         parent: dict = {}
 
         def find(x):
@@ -341,39 +341,35 @@ def replay(sim, df, events, nodes: Nodes):
                 x = parent[x]
             return x
 
-        for linked in (active.filter(pl.col("row").is_in(coupled_rows.implode())).group_by("row")
-                       .agg(pl.col("node"))["node"].to_list()):
+        for linked in coupled.group_by("row").agg(pl.col("node"))["node"].to_list():
             first = find(linked[0])
             for n in linked[1:]:
                 parent[find(n)] = first
-        slow_nodes = pl.DataFrame({"node": list(parent)}, schema={"node": pl.Int64})
+        slow_nodes = list(parent)
+    in_slow = pl.col("node").is_in(pl.Series(slow_nodes, dtype=pl.Int64).implode())
 
     results: dict[int, tuple] = {}
-    exact_nodes = None
     vector_hits = None
-    if bound is not None:
-        candidates = bound.filter(~pl.col("bad")).join(inert, on="node", how="anti")
-        if slow_nodes.height:
-            candidates = candidates.join(slow_nodes, on="node", how="anti")
-        exact_nodes = candidates.select("node").unique()
-        names = pl.Series(nodes.names, dtype=pl.Utf8)
-        vector_hits = candidates.filter(pl.col("delayed")).select(
-            "row", pl.lit(DELAYED).alias("status"), pl.col("zi"))
-        vector_hits = vector_hits.select("row", "status", names.gather(vector_hits["zi"]).alias("zone"))
-        nodes.store(_last_states(candidates), zones)
-    # Everything else that is not inert: one request at a time, in arrival order.
-    slow = active if exact_nodes is None else active.join(exact_nodes, on="node", how="anti")
     rejected: list[int] = []
-    # A key alone on its requests (others inert) in a safe zone is a single leaky bucket: a tight loop.
-    solo = slow.filter(~pl.col("zi").is_in(unsafe_zi)) if unsafe_zi else slow
-    if slow_nodes.height and solo.height:
-        solo = solo.join(slow_nodes, on="node", how="anti")
     zero_hits = []
-    if solo.height:
-        zero_hits, loop = _zero_burst_keys(solo, nodes, zones, rejected)
-        if loop.height:
-            _solo_buckets(loop, nodes, zones, results, rejected)
-        slow = slow.join(solo.select("node").unique(), on="node", how="anti")
+    slow = unsafe_events
+    if bound is not None:
+        # exact from step 1: within the burst everywhere, delaying somewhere, not coupled
+        candidates = bound.filter(~pl.col("bad") & pl.col("delays") & ~in_slow)
+        names = pl.Series(nodes.names, dtype=pl.Utf8)
+        vector_hits = candidates.filter(pl.col("delayed")).select("row", "zi")
+        vector_hits = vector_hits.select("row", pl.lit(DELAYED).alias("status"),
+                                         names.gather(vector_hits["zi"]).alias("zone"))
+        nodes.store(_last_states(candidates), zones)
+        # A key alone on its requests (others inert) in a safe zone is a single leaky bucket: a tight loop.
+        solo = bound.filter(pl.col("bad") & ~in_slow).select(events.columns)
+        if solo.height:
+            zero_hits, loop = _zero_burst_keys(solo, nodes, zones, rejected)
+            if loop.height:
+                _solo_buckets(loop, nodes, zones, results, rejected)
+        if slow_nodes:
+            slow = pl.concat([slow, bound.filter(~inert & in_slow).select(events.columns)])
+    # Everything else: one request at a time, in arrival order.
     if slow.height:
         loc_of = df["loc"]
         slow = nodes.keys_of(slow)
@@ -393,19 +389,19 @@ def replay(sim, df, events, nodes: Nodes):
                     rejected.append(row)
     # Inert keys: exact state from the requests that were accounted (not rejected). Keys none of whose
     # requests was rejected keep their step-1 values; the others are recomputed without the rejections.
-    if inert.height:
-        inert_rows = bound.join(inert, on="node", how="semi")
-        touched = inert.clear()
-        if rejected:
+    if bound is not None:
+        inert_rows = bound.filter(inert)
+        touched: list = []
+        if rejected and inert_rows.height:
             gone = pl.Series(rejected, dtype=inert_rows["row"].dtype).implode()
-            touched = inert_rows.filter(pl.col("row").is_in(gone)).select("node").unique()
-        untouched = inert_rows.join(touched, on="node", how="anti")
-        nodes.store(_last_states(untouched), zones)
-        if touched.height:
-            accounted = (safe.join(touched, on="node", how="semi")
+            touched = inert_rows.filter(pl.col("row").is_in(gone))["node"].unique().to_list()
+        is_touched = pl.col("node").is_in(pl.Series(touched, dtype=pl.Int64).implode())
+        nodes.store(_last_states(inert_rows.filter(~is_touched)), zones)
+        if touched:
+            accounted = (inert_rows.filter(is_touched).select(events.columns)
                          .filter(~pl.col("row").is_in(pl.Series(rejected, dtype=safe["row"].dtype).implode())))
             if accounted.height:
-                nodes.store(_last_states(_lindley(accounted.select(events.columns), nodes, zones)), zones)
+                nodes.store(_last_states(_lindley(accounted, nodes, zones)), zones)
     frames = ([] if vector_hits is None else [vector_hits]) + zero_hits
     if results:
         rows = list(results)
