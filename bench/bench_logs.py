@@ -1,13 +1,17 @@
 """Benchmark proxygen's log reading + aggregation against GoAccess 1.7 and awk on the same file, same run.
 
     .venv/bin/python bench/bench_logs.py                      # 1,000,000 lines: lines/s and ratio to GoAccess
+    .venv/bin/python bench/bench_logs.py --repeat 3           # proxygen and GoAccess alternated 3 times
     .venv/bin/python bench/bench_logs.py --lines 10000000 --memory-only   # peak RSS on 10M lines, >= 1M IPs
 
 The log is OFF-shaped synthetic traffic in OFF's `main` format (proxygen.synth, fixed seed), written
 once into --workdir and reused. proxygen runs end to end in a child process: read, parse, aggregate
 per IP / prefix / ASN / UA with per-minute series, ASN lookups in the generator's .mmdb. Figures are
 wall-clock seconds of one run each (the machine is shared: run it when it is quiet, and compare the
-ratio, which is measured in the same run).
+ratio, which is measured in the same run). With --repeat N, proxygen and GoAccess run alternately N
+times; each pair gives a ratio and the median ratio is reported, so a burst of load from elsewhere
+does not decide the result. The proxygen child also reports its CPU time (user + system, all threads),
+which other load disturbs less than wall-clock time.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -30,10 +35,11 @@ from proxygen.logs import aggregate, open_logs
 source = open_logs([sys.argv[1]], "main")
 traffic = aggregate(source, asn_db=sys.argv[2])
 elapsed = time.perf_counter() - t0
-print(json.dumps({"seconds": elapsed, "parsed": traffic.totals.parsed, "malformed": traffic.totals.malformed,
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": elapsed, "cpu_seconds": usage.ru_utime + usage.ru_stime, "parsed": traffic.totals.parsed, "malformed": traffic.totals.malformed,
                   "ips": traffic.by_ip.height, "prefixes": traffic.by_prefix.height, "asns": traffic.by_asn.height,
                   "uas": traffic.by_ua.height,
-                  "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "max_rss_mib": usage.ru_maxrss / 1024}))
 """
 
 GOACCESS_FORMAT = '%h %^[%d:%t %^] "%r" %s %b "%R" "%u" %^'
@@ -93,26 +99,37 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", default=str(ROOT / "build" / "bench"))
     parser.add_argument("--memory-only", action="store_true", help="only proxygen: time and peak RSS")
+    parser.add_argument("--repeat", type=int, default=1, help="alternate proxygen and GoAccess N times")
     args = parser.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     log, mmdb = ensure_log(workdir, args.lines, args.seed)
     print(f"machine: {os.cpu_count()} CPUs; log {log.stat().st_size / 2**20:.0f} MiB, {args.lines:,} lines")
 
-    pg = run_proxygen(log, mmdb)
-    rate = pg["parsed"] / pg["seconds"]
-    print(f"proxygen (read+parse+aggregate+ASN): {pg['seconds']:.2f} s = {rate:,.0f} lines/s "
-          f"(process incl. start-up {pg['process_seconds']:.2f} s); peak RSS {pg['max_rss_mib']:.0f} MiB; "
-          f"{pg['parsed']:,} parsed, {pg['malformed']} malformed, {pg['ips']:,} IPs, {pg['prefixes']:,} prefixes, "
-          f"{pg['asns']} ASNs, {pg['uas']:,} UAs")
-    if args.memory_only:
-        return
-    ga = run_goaccess(log, workdir)
-    awk = run_awk(log)
-    print(f"awk count per IP (floor, one field): {awk:.2f} s = {args.lines / awk:,.0f} lines/s")
-    if ga is not None:
-        print(f"GoAccess 1.7: {ga:.2f} s = {args.lines / ga:,.0f} lines/s")
-        print(f"ratio proxygen / GoAccess: {ga / pg['seconds']:.1f}x")
+    ratios = []
+    for round_no in range(1, max(1, args.repeat) + 1):
+        if args.repeat > 1:
+            print(f"-- round {round_no}")
+        pg = run_proxygen(log, mmdb)
+        rate = pg["parsed"] / pg["seconds"]
+        print(f"proxygen (read+parse+aggregate+ASN): {pg['seconds']:.2f} s = {rate:,.0f} lines/s "
+              f"(process incl. start-up {pg['process_seconds']:.2f} s; CPU {pg['cpu_seconds']:.2f} s); "
+              f"peak RSS {pg['max_rss_mib']:.0f} MiB; "
+              f"{pg['parsed']:,} parsed, {pg['malformed']} malformed, {pg['ips']:,} IPs, {pg['prefixes']:,} prefixes, "
+              f"{pg['asns']} ASNs, {pg['uas']:,} UAs")
+        if args.memory_only:
+            continue
+        ga = run_goaccess(log, workdir)
+        if round_no == 1:
+            awk = run_awk(log)
+            print(f"awk count per IP (floor, one field): {awk:.2f} s = {args.lines / awk:,.0f} lines/s")
+        if ga is not None:
+            ratios.append(ga / pg["seconds"])
+            print(f"GoAccess 1.7: {ga:.2f} s = {args.lines / ga:,.0f} lines/s")
+            print(f"ratio proxygen / GoAccess: {ratios[-1]:.1f}x")
+    if len(ratios) > 1:
+        print(f"median ratio over {len(ratios)} rounds: {statistics.median(ratios):.1f}x "
+              f"(each: {', '.join(f'{r:.1f}x' for r in ratios)})")
 
 
 if __name__ == "__main__":

@@ -444,7 +444,8 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
 
     count_cols = ["requests", "s2xx", "s3xx", "s4xx", "s5xx", "limited", "bytes",
                   *[f"rc_{c}" for c in class_names], *[f"flag_{f}" for f in flags]]
-    key_aggs = {c: "sum" for c in count_cols} | {"first_seen": "min", "last_seen": "max", "first_limited": "min"}
+    # first_limited is per batch only (for after_limited, which keeps its own running minimum)
+    key_aggs = {c: "sum" for c in count_cols} | {"first_seen": "min", "last_seen": "max"}
     ip_part = _Sharded(["ip_h"], key_aggs | {"key": "first"})
     ua_part = _Partial(["ua_h"], key_aggs | {"key": "first"})
     ip_ua = _Partial(["ip_h", "ua_h"], {"requests": "sum"})
@@ -499,8 +500,8 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             lazy.group_by("minute").agg(per_minute_aggs),
         ])
         ip_pairs, ua_pairs = lines.select("ip_h", "h"), lines.select("ua_h", "h")
-        ip_part.add(ip_batch)
-        ua_part.add(ua_batch)
+        ip_part.add(ip_batch.drop("first_limited"))
+        ua_part.add(ua_batch.drop("first_limited"))
         ip_ua.add(ip_ua_batch)
         ip_min.add(ip_min_batch)
         ua_min.add(ua_min_batch)
