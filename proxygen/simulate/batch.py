@@ -256,7 +256,7 @@ def _zero_burst_keys(frame, nodes: Nodes, zones: Zones, rejected: list):
 
     from proxygen.simulate.limit_req import REJECTED
 
-    frame = frame.sort("node", "row")
+    # `frame` comes sorted by node, row (filtered from _lindley's output)
     starts = (frame["node"] != frame["node"].shift(1, fill_value=-1))
     state = nodes.states(frame["node"].filter(starts), zones)
     frame = frame.with_columns(*[state[c].gather(starts.cum_sum() - 1) for c in ("e0", "t0", "known")])
