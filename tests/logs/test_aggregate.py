@@ -186,6 +186,47 @@ def test_merging_batches_gives_the_same_tables(tmp_path, monkeypatch):
         assert a.sort(keys).equals(b.sort(keys)), name
 
 
+def _expected_distinct(lines_frame, key_expr, k=256):
+    """distinct_paths computed directly from every request: the count below k, else the KMV estimate
+    from the kth-smallest distinct hash (the definition in proxygen.logs.aggregate)."""
+    pairs = lines_frame.select(key_expr.alias("g"), (pl.col("path").hash() ^ pl.col("query").hash()).alias("h")).unique()
+    out = {}
+    for (g,), part in pairs.group_by("g"):
+        hashes = sorted(part["h"].to_list())
+        out[g] = len(hashes) if len(hashes) < k else round((k - 1) / (hashes[k - 1] / 2.0 ** 64))
+    return out
+
+
+def test_sketch_cutoffs_keep_distinct_paths_exact(tmp_path, monkeypatch, asn_db):
+    """Busy IPs (above 256 distinct paths) share /24s and an ASN with small ones; with tiny batches and
+    forced merges, full sketches drop hashes above their cutoff and group unions above their members'
+    smallest cutoff. Every estimate must still equal the one computed from all requests."""
+    lines = []
+    for i in range(9000):
+        if i % 3:  # two busy IPs in one /24 of Google's /19, thousands of distinct pages each
+            ip = f"66.249.70.{i % 2 + 1}"
+            request = f"GET /product/{i * 7919 % 5000}?page={i % 3} HTTP/1.1"
+        else:  # small IPs in the same /24, the same ASN, and elsewhere
+            ip = f"66.249.{70 + i % 3}.{10 + i % 11}"
+            request = f"GET /search?q={i % 40} HTTP/1.1"
+        lines.append(main_line(ip=ip, when=_when((i // 60) % 60, i % 60), request=request, ua=f"UA{i % 4}"))
+    path = _write(tmp_path, lines)
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 16384)
+    monkeypatch.setattr(aggregate_module, "_COMPACT_ROWS", 400)
+    traffic = aggregate(open_logs([path]), asn_db=asn_db)
+
+    parsed = pl.concat(list(open_logs([path]).batches()))
+    octets = pl.col("client_ip").str.split(".")
+    prefix = pl.concat_str([octets.list.get(0), octets.list.get(1), octets.list.get(2)], separator=".") + ".0/24"
+    for table, key_expr in ((traffic.by_ip, pl.col("client_ip")), (traffic.by_prefix, prefix),
+                            (traffic.by_ua, pl.col("user_agent")), (traffic.by_asn, pl.lit(15169, dtype=pl.Int64))):
+        expected = _expected_distinct(parsed, key_expr)
+        got = dict(zip(table["key"].to_list(), table["distinct_paths"].to_list()))
+        requests = dict(zip(table["key"].to_list(), table["requests"].to_list()))
+        assert got == {g: min(n, requests[g]) for g, n in expected.items()}
+    assert max(traffic.by_ip["distinct_paths"]) > 256 and max(traffic.by_prefix["distinct_paths"]) > 256
+
+
 def test_distinct_paths_estimate_above_sketch_size(tmp_path):
     lines = [main_line(when=_when(i // 600, (i // 10) % 60), request=f"GET /product/{i} HTTP/1.1")
              for i in range(6000)]
