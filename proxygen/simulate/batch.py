@@ -7,10 +7,12 @@ real excess (fewer accounted requests never leave more), so a key that stays wit
 never delays there cannot change any request's fate ("inert"; e.g. a site-wide 60000r/m bucket).
 The other keys are exact from the same computation when they never exceed their burst and share no
 request with another non-inert key; otherwise they are replayed request by request (a single key in
-a tight loop, keys linked through shared requests with `limit_req.check`, as nginx couples them).
-Inert keys then get their exact state from the requests that were not rejected. Zones whose idle-node
-eviction could be observed are always replayed one by one. Tests compare this with request-by-request
-replay on random traffic.
+a tight loop, keys linked through shared requests with `limit_req.check`, as nginx couples them),
+except a single key whose limit lines all have burst 0 (OFF's global zones), whose accepted requests
+form a chain found by pointer doubling. Inert keys then get their exact state from the requests that
+were not rejected. Zones whose idle-node eviction could be observed are always replayed one by one.
+Keys are integers (`Nodes`), so all of this sorts and groups numbers, not strings. Tests compare this
+with request-by-request replay on random traffic and on synthetic OFF traffic.
 """
 
 from __future__ import annotations

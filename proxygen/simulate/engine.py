@@ -2,7 +2,8 @@
 
 Per request, in nginx's order: the blocklist's geo/map decide block (403/444) or tarpit at server
 level; otherwise limit_req runs the location's limits (the blocklist's throttle zones first, then
-the site's own), with nginx's leaky bucket (proxygen.simulate.limit_req).
+the site's own), with nginx's leaky bucket (proxygen.simulate.limit_req). A rejection answers with
+the location's limit_req_status (the server's unless the location sets one), whichever zone rejected.
 
 Log timestamps are when nginx *finished* a request (second resolution); a request nginx delayed is
 logged after its delay, so replaying a log measures arrivals slightly late. Replaying a request
