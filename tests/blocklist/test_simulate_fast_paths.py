@@ -109,3 +109,19 @@ def test_a_log_second_split_over_batches_is_spread_once(tmp_path):
     assert {c.ip: c.counts for c in split.clients()} == {c.ip: c.counts for c in whole.clients()}
     assert whole.totals["throttled"] > 100
 
+
+
+def test_request_contexts_are_equal_exactly_when_their_columns_are():
+    from proxygen.simulate.engine import _combined_codes
+
+    rng = random.Random(9)
+    # six columns of ~2,000 distinct values each: the product overflows 64 bits, so codes are re-ranked
+    rows = [[f"v{rng.randrange(2000)}" for _ in range(6)] for _ in range(4000)]
+    rows += rows[:500]                                         # exact repeats
+    rows += [r[:5] + [r[5] + "x"] for r in rows[:200]]         # differ in the last column only
+    df = pl.DataFrame({f"c{i}": [r[i] for r in rows] for i in range(6)})
+    codes = _combined_codes(df, [f"c{i}" for i in range(6)]).to_list()
+    by_code, by_row = {}, {}
+    for code, row in zip(codes, map(tuple, rows)):
+        assert by_code.setdefault(code, row) == row
+        assert by_row.setdefault(row, code) == code
