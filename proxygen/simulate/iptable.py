@@ -138,6 +138,10 @@ class PrefixTable:
             hit = hit.with_columns(pl.when(pl.col("v") <= pl.col("b")).then(pl.col("p")).alias("p"))
             out = out.scatter(hit["_r"], hit["p"])
         rest = df.filter(~is_v4)
+        if not self.by_len[6]:
+            # no IPv6 network: lookup_one answers None for IPv6 other than ::ffff:-mapped, unparsed
+            rest = rest.filter(~pl.col("ip").str.contains(":", literal=True)
+                               | pl.col("ip").str.to_lowercase().str.starts_with("::ffff:"))
         if rest.height:
             uniq = rest["ip"].unique()
             answers = pl.Series([self.lookup_one(x) for x in uniq.to_list()], dtype=pl.Int32)
