@@ -416,9 +416,9 @@ class Simulator:
                 pl.lit(pl.Series(self._status_of, dtype=pl.Int16)).gather(loc1))
             hits = hits.join(lab, on=["did", "zone"], how="left").select(
                 "row", code.alias("o2"), pl.col("rid").alias("r2"), answer.alias("s2"))
-            o2 = pl.Series([None] * df.height, dtype=pl.Int8).scatter(hits["row"], hits["o2"])
-            r2 = pl.Series([None] * df.height, dtype=pl.Int32).scatter(hits["row"], hits["r2"])
-            s2 = pl.Series([None] * df.height, dtype=pl.Int16).scatter(hits["row"], hits["s2"])
+            o2 = pl.repeat(None, df.height, dtype=pl.Int8, eager=True).scatter(hits["row"], hits["o2"])
+            r2 = pl.repeat(None, df.height, dtype=pl.Int32, eager=True).scatter(hits["row"], hits["r2"])
+            s2 = pl.repeat(None, df.height, dtype=pl.Int16, eager=True).scatter(hits["row"], hits["s2"])
             hit = o2.is_not_null()
             outcome = pl.select(pl.coalesce(o2, outcome)).to_series()
             rule = pl.select(pl.when(hit).then(r2).otherwise(rule)).to_series()

@@ -40,7 +40,7 @@ def per_distinct(column, fn, dtype):
         valid = codes.is_not_null().arg_true()
         firsts = valid.gather(codes.gather(valid).arg_unique())
     answers = fn(column.gather(firsts)).cast(dtype)
-    table = pl.Series([None] * ((codes.max() or 0) + 1), dtype=dtype).scatter(codes.gather(firsts), answers)
+    table = pl.repeat(None, (codes.max() or 0) + 1, dtype=dtype, eager=True).scatter(codes.gather(firsts), answers)
     return table.gather(codes)
 
 
@@ -117,7 +117,7 @@ class PrefixTable:
         import polars as pl
 
         if not len(self):
-            return pl.Series([None] * ips.len(), dtype=pl.Int32)
+            return pl.repeat(None, ips.len(), dtype=pl.Int32, eager=True)
         return per_distinct(ips, self._lookup_unique, pl.Int32)
 
     def _lookup_unique(self, ips):
@@ -127,7 +127,7 @@ class PrefixTable:
         df = pl.DataFrame({"ip": ips}).with_row_index("_r")
         is_v4 = df["ip"].str.contains(_V4).fill_null(False)
         v4 = df.filter(is_v4)
-        out = pl.Series([None] * n, dtype=pl.Int32)
+        out = pl.repeat(None, n, dtype=pl.Int32, eager=True)
         if v4.height:
             octets = v4["ip"].str.split(".")
             value = (octets.list.get(0).cast(pl.Int64) * 16777216 + octets.list.get(1).cast(pl.Int64) * 65536
