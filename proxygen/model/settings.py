@@ -11,13 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyAddress, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyAddress, field_validator,
+                      model_validator)
 
 from proxygen.model.allowlists import Allowlists
 from proxygen.model.crawlers import CrawlerSettings
 from proxygen.model.lint_settings import LintIgnore, LintSettings
-from proxygen.model.values import (AbsPath, Duration, HeaderName, Name, NginxVersion, Rate, Size, Text,
-                                   VarText)
+from proxygen.model.values import (AbsPath, Duration, HeaderName, Name, NginxVersion, Rate, Size, Text, VarText,
+                                   no_duplicates)
 from proxygen.model.site import MapDecl
 
 
@@ -68,7 +69,8 @@ class Host(_Strict):
     name: Name = Field("", description="Filled from the key in `hosts:`.")
     description: Text = ""
     nginx_version: NginxVersion = Field(description="Target nginx version; decides which directives are emitted.")
-    sites: list[Name] = Field(default_factory=list, description="Site names (file names in sites/ without .yml).")
+    sites: Annotated[list[Name], AfterValidator(no_duplicates)] = Field(
+        default_factory=list, description="Site names (file names in sites/ without .yml).")
     user: Name | None = Field("nginx", description="The `user` nginx workers run as (null: omit the directive).")
     worker_processes: int | Literal["auto"] = "auto"
     worker_connections: int = Field(4096, ge=16, le=1_000_000)
@@ -85,14 +87,6 @@ class Host(_Strict):
     certificates: list[Name] | None = Field(
         None, description="Certificate directories provisioned on the host (under paths.certificates, by certbot); "
                           "when listed, lint reports a site whose tls.certificate is not among them (PX112).")
-
-    @field_validator("sites")
-    @classmethod
-    def _unique(cls, sites: list[str]) -> list[str]:
-        dup = sorted({s for s in sites if sites.count(s) > 1})
-        if dup:
-            raise ValueError(f"site listed twice: {', '.join(dup)}")
-        return sites
 
     def version_tuple(self) -> tuple[int, int, int]:
         a, b, c = self.nginx_version.split(".")

@@ -14,11 +14,12 @@ import datetime
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyNetwork, field_validator,
+                      model_validator)
 
 from proxygen.model.lint_settings import LintIgnore
 from proxygen.model.values import (AbsPath, Duration, HeaderName, Name, Regex, ServerName, Size, Text, VarText,
-                                   Variable)
+                                   Variable, no_duplicates)
 
 
 class _Strict(BaseModel):
@@ -398,7 +399,7 @@ class Site(Options):
 
     name: Name = Field("", description="Filled from the file name.")
     description: Text = ""
-    server_names: list[ServerName] = Field(min_length=1)
+    server_names: Annotated[list[ServerName], AfterValidator(no_duplicates)] = Field(min_length=1)
     tls: Tls | None = None
     redirect: Redirect | None = Field(None, description="Redirect-only site: every request goes to `to`.")
     upstreams: dict[Name, Upstream] = Field(default_factory=dict)
@@ -409,14 +410,6 @@ class Site(Options):
     logs: Logs = Field(default_factory=Logs)
     crawler_defence: bool = Field(False, description="Include the host's crawler-defence snippet in this server.")
     locations: list[Location] = Field(default_factory=list)
-
-    @field_validator("server_names")
-    @classmethod
-    def _unique_names(cls, names: list[str]) -> list[str]:
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"listed twice: {', '.join(dup)}")
-        return names
 
     @model_validator(mode="after")
     def _shape(self):

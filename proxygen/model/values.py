@@ -113,3 +113,11 @@ ServerName = Annotated[str, AfterValidator(_no_control),
                        AfterValidator(_matches(_SERVER_NAME, "server name (host, *.host, host.* or .host)"))]
 HeaderName = Annotated[str, AfterValidator(_matches(_HEADER, "HTTP header name"))]
 Variable = Annotated[str, AfterValidator(_matches(_VARIABLE, "nginx variable like $host"))]
+
+
+def no_duplicates(items: list) -> list:
+    """A list where an entry given twice is a mistake (a site on a host, a server name of a site)."""
+    dup = sorted({str(i) for i in items if items.count(i) > 1})
+    if dup:
+        raise ValueError(f"listed twice: {', '.join(dup)}")
+    return items
