@@ -8,10 +8,6 @@ select the same location in the model as in nginx.
 from __future__ import annotations
 
 import http.client
-import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 from urllib.parse import quote as urlquote
 
@@ -19,8 +15,8 @@ import pytest
 
 from proxygen.compile.quote import quote
 from proxygen.lint.rules._shared import Loc, candidate_uris, select
+from tests.lint.nginx_run import free_port, running_nginx
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 _MODIFIER = {"prefix": "", "prefix_priority": "^~ ", "exact": "= ", "regex": "~ ", "regex_i": "~* "}
 
 SCENARIOS = {
@@ -36,12 +32,6 @@ SCENARIOS = {
               ("regex", r"^/images/[0-9]+/.+\.jpe?g$"), ("prefix", "/images/")],
 }
 EXTRA_URIS = ["/", "/a", "/api", "/API/v2/x", "/static/X.CSS", "/x/y.php", "/app", "/images/12/a.jpg", "/health/"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _config(tmp: Path, port: int, locations: list[Loc]) -> str:
@@ -66,22 +56,10 @@ def _get(port: int, uri: str) -> str:
 
 def _mismatches(tmp_path: Path, locations: list[Loc], uris: list[str]) -> list[tuple]:
     """(uri, what nginx selected, what the model selected) for every URI where they differ."""
-    port = _free_port()
+    port = free_port()
     conf = tmp_path / "nginx.conf"
     conf.write_text(_config(tmp_path, port, locations), encoding="utf-8")
-    args = ["-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "error.log")]
-    check = subprocess.run([NGINX, "-t", *args], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    proc = subprocess.Popen([NGINX, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "nginx did not start"
-                time.sleep(0.05)
+    with running_nginx(tmp_path, conf, port):
         out = []
         for uri in uris:
             model = select(locations, uri)
@@ -91,15 +69,8 @@ def _mismatches(tmp_path: Path, locations: list[Loc], uris: list[str]) -> list[t
             if got != want:
                 out.append((uri, locations[int(got)].label if got != "404" else got, model.label if model else None))
         return out
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
-needs_nginx = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx is not installed")
-
-
-@needs_nginx
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_model_selects_what_nginx_selects(name, tmp_path):
     locations = [Loc(match, path, i, f"{match} {path}") for i, (match, path) in enumerate(SCENARIOS[name])]
@@ -120,7 +91,6 @@ RANDOM_URIS = ["/", "/a", "/a/", "/a/b", "/a/bx", "/ab", "/ab/c", "/b/", "/b/c.p
                "/a/x", "/b/c/d.png"]
 
 
-@needs_nginx
 @pytest.mark.parametrize("seed", range(5))
 def test_model_agrees_with_nginx_on_random_location_sets(seed, tmp_path):
     """Seeded random mixes of every match kind (ties, nested prefixes, ^~ over regexes, case)."""

@@ -7,23 +7,12 @@ sends it. Each test is the attack (or the lost header) its rule describes, and t
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
 import threading
-import time
-from pathlib import Path
 
 import pytest
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.lint.nginx_run import free_port, running_nginx
 
 
 class Backend:
@@ -103,28 +92,15 @@ def server(tmp_path_factory):
         (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp / rel).write_text(text)
     backend = Backend()
-    port = _free_port()
+    port = free_port()
     conf = tmp / "nginx.conf"
     # as root, workers would run as nobody and could not read pytest's private temporary directory
     user = "user root;" if os.geteuid() == 0 else ""
     conf.write_text(CONFIG.format(user=user, tmp=tmp, port=port, backend=backend.port))
-    args = ["-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")]
-    check = subprocess.run([NGINX, "-t", *args], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    proc = subprocess.Popen([NGINX, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "nginx did not start"
-                time.sleep(0.05)
-        yield port, backend
+        with running_nginx(tmp, conf, port):
+            yield port, backend
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
         backend.close()
 
 
