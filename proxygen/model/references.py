@@ -247,7 +247,6 @@ def check_variables(repo: "Repository") -> list[Problem]:
     from proxygen.model.values import variables_in
 
     out: list[Problem] = []
-    settings_doc = repo.documents.get("proxygen.yml")
     for name, fmt in sorted(repo.settings.log_formats.items()):
         for var in variables_in(fmt.format):
             if not is_builtin_variable(var):
