@@ -22,7 +22,8 @@ The contract (the compiler's templates and `proxygen crawlers simulate` both fol
   site's own; a location answering with `return` never reaches limit_req; `limit_req_dry_run` applies
   to every limit of a block, so `dry_run: true` zones are only rendered where every limit is dry-run:
   at server level when all zones are dry-run (`server_zones`), and in locations whose own limits are
-  dry-run (`location_zones`). Enforced zones in a dry-run location run dry there.
+  dry-run (`location_zones`). Enforced zones in a dry-run location run dry there. `placement` gives
+  both, per block, to the templates and to simulate.
 
 Entries are dropped from the output (and listed in `skipped`) when expired, when inside an allowlisted
 network, when inside a broader entry with the same value or a more severe one, or when an exact UA would
@@ -118,6 +119,33 @@ class RenderData:
         a dry-run zone only where the whole location is dry-run, since anywhere else it would reject.
         """
         return [z for z in self.zones if dry_run or not z.dry_run]
+
+    def placement(self, own_limits: bool, dry_run: bool | None) -> "Placement":
+        """The blocklist's limits in one block of a crawler-defence site, and that block's dry-run.
+
+        `own_limits`: the location has limit_req of its own (False: the server block itself, or a
+        location inheriting it); `dry_run`: the location's rate_limit_dry_run, else the site's
+        server-level one, None when neither is set. The templates render this and simulate replays it.
+        """
+        if not own_limits:
+            return Placement(tuple(self.server_zones()), self.server_dry_run if dry_run is None else dry_run)
+        return Placement(tuple(self.location_zones(dry_run is True)), bool(dry_run),
+                         dry_run_off=dry_run is None and self.server_dry_run)
+
+
+@dataclass(frozen=True)
+class Placement:
+    zones: tuple[ZoneData, ...]     # the blocklist's limit_req lines in the block, in order
+    dry_run: bool                   # the block's limit_req_dry_run, covering every limit in it
+    dry_run_off: bool = False       # the location must say `limit_req_dry_run off` (the server's is on)
+
+
+def server_dry_run(data: RenderData, sites) -> bool:
+    """Whether the crawler-defence server block is dry-run on a host serving `sites`: only when every
+    zone is dry-run and no crawler-defence site has limits of its own at server level (one
+    limit_req_dry_run covers the whole block: they would stop rejecting)."""
+    return data.all_dry_run and not any(s.crawler_defence and (s.rate_limits or s.rate_limit_dry_run is not None)
+                                        for s in sites)
 
 
 def _severity(value: str) -> int:
@@ -461,4 +489,5 @@ def render_data(blocklist: Blocklist, asn_db=None, now: datetime | None = None, 
     data.zones = [ZoneData(name=z.name, rate=z.rate, rate_milli=z.rate_milli, burst=z.burst, nodelay=z.nodelay,
                            dry_run=z.dry_run, per=z.per, key_variable=f"proxygen_throttle_{z.name}")
                   for name, z in sorted(zones.items()) if name in used]
+    data.server_dry_run = server_dry_run(data, ())   # no site known yet: the build decides per host
     return data

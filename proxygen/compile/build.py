@@ -151,10 +151,12 @@ def place_throttles(repo: Repository, bl: "RenderData", sites: list) -> tuple["R
     """
     from dataclasses import replace
 
+    from proxygen.blocklist.render import server_dry_run
+
     warnings: list[str] = []
     defended = [s for s in sites if s.crawler_defence]
     server_level = [s for s in defended if s.rate_limits or s.rate_limit_dry_run is not None]
-    server_dry = bl.all_dry_run and not server_level
+    server_dry = server_dry_run(bl, sites)
     bl = replace(bl, server_dry_run=server_dry)
     dry_zones = [z.name for z in bl.zones if z.dry_run]
     enforced_zones = [z.name for z in bl.zones if not z.dry_run]
