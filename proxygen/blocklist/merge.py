@@ -198,11 +198,11 @@ class _Cover:
 
 def _aggregate(entries: list[Entry], summary: MergeSummary) -> list[Entry]:
     """Merge analyzer networks with the same effect into the fewest CIDRs."""
-    groups: dict[str, list[Entry]] = {}
+    groups: dict[tuple[str, int], list[Entry]] = {}  # IPv4 and IPv6 networks never merge
     out: list[Entry] = []
     for e in entries:
         if e.key_type in ("ip", "cidr"):
-            groups.setdefault(e.code, []).append(e)
+            groups.setdefault((e.code, 6 if ":" in e.key else 4), []).append(e)
         else:
             out.append(e)
     for members in groups.values():

@@ -107,3 +107,16 @@ def test_analyzer_finding_dicts_construct_proposals(tmp_path):
                "evidence": "score 0.9; 12,000 requests (4.0%), 300 IPs", "ua_match": "contains"}
     s = merge_proposals(tmp_path, [Proposal(**finding)], now=NOW)
     assert [e.rule_id for e in s.added] == ["ua~contains:Bytespider"]
+
+
+def test_ipv4_and_ipv6_networks_with_the_same_action_merge_separately(tmp_path):
+    d = tmp_path / "blocklists"
+    props = [Proposal("cidr", "2001:db8:1::/64", "block", "v6 crawl"),
+             Proposal("cidr", "2001:db8:1:0:8000::/65", "block", "v6 crawl, inside the /64"),
+             Proposal("ip", "203.0.113.4", "block", "v4 scraper"),
+             Proposal("ip", "203.0.113.5", "block", "v4 scraper too"),
+             Proposal("cidr", "203.0.113.6/31", "block", "v4 neighbours")]
+    s = merge_proposals(d, props, now=NOW)
+    assert s.written
+    keys = [e.rule_id for e in load_blocklists(d).entries]
+    assert keys == ["203.0.113.4/30", "2001:db8:1::/64"]
