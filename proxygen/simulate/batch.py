@@ -129,10 +129,7 @@ def limit_events(sim, df, nodes: Nodes):
     for (loc,), sub in limited.partition_by("loc", as_dict=True).items():
         if loc >= 0 and sim._locations[loc][0].returns:
             continue  # `return` answers before limit_req runs
-        limits = list(sim._bl_limits)
-        if loc >= 0:
-            limits += sim._locations[loc][1]
-        for slot, limit in enumerate(limits):
+        for slot, limit in enumerate(sim.limits_at(loc)):
             zi = nodes.index[limit.zone]
             n = sub.height
             frames.append(pl.DataFrame({
@@ -378,9 +375,7 @@ def replay(sim, df, events, nodes: Nodes):
         for row, slots, keys, t in (slow.sort("row", "slot").group_by("row", maintain_order=True)
                                     .agg(pl.col("slot"), pl.col("key"), pl.col("t").first()).iter_rows()):
             loc = loc_of[row]
-            limits = list(sim._bl_limits)
-            if loc >= 0 and sim._locations[loc][1]:
-                limits += sim._locations[loc][1]
+            limits = sim.limits_at(loc)
             key_list = [None] * len(limits)
             for s, k in zip(slots, keys):
                 key_list[s] = k

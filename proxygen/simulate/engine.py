@@ -124,10 +124,6 @@ class Simulator:
             for zone in rules.data.zones:
                 self._bl_index[zone.name] = len(self._bl_limits)
                 self._bl_limits.append(Limit(f"blocklist:{zone.name}", zone.rate_milli, zone.burst, zone.nodelay))
-        self._bl_dry_run = bool(rules and rules.data.zones and all(z.dry_run for z in rules.data.zones))
-        if rules is not None and any(z.dry_run for z in rules.data.zones) and not self._bl_dry_run:
-            self.warnings.append("some blocklist zones are dry-run and others are not; nginx's limit_req_dry_run "
-                                 "applies to a whole location, so all are simulated as enforced")
         self._locations: list[tuple[LocationLimits, list[Limit], list]] = []
         if site is not None:
             for loc in site.locations:
@@ -146,9 +142,7 @@ class Simulator:
                     limits.append(Limit(zone.name, zone.rate, spec.burst, spec.nodelay, spec.delay))
                     getters.append(getter)
                 self._locations.append((loc, limits, getters))
-            if self._bl_limits and any(loc.dry_run != self._bl_dry_run for loc, limits, _ in self._locations if limits):
-                self.warnings.append("blocklist throttle zones share locations whose limit_req_dry_run differs; "
-                                     "each location's own setting is simulated")
+        self._place_blocklist_zones()
         # nginx has one limit_req_status per location, inherited from the server unless the location
         # sets its own, and it answers every limit_req there (the blocklist's included). The server's is
         # the site's own, else the 429 the crawler-defence snippet sets, else nginx's default 503.
@@ -162,6 +156,46 @@ class Simulator:
         self._path_cache: dict[str, int] = {}
         self._site_cache: dict[tuple, tuple] = {}
         self._max_t: int | None = None       # latest request time replayed (batch replay)
+
+    def _place_blocklist_zones(self) -> None:
+        """Per block (index 0: no location matched, i + 1: location i): the limits nginx runs there, in
+        order (the blocklist's zones the build places there, then the site's own), where each blocklist
+        zone sits among them, and the block's limit_req_dry_run. The placement is the build's own
+        (RenderData.placement), so a dry-run zone applies exactly where the built config applies it."""
+        data = self.rules.data if self.rules is not None else None
+        declared = self.site_rules.site if self.site_rules is not None else None
+        if data is not None and declared is not None and data.server_dry_run:
+            from dataclasses import replace
+
+            from proxygen.blocklist.render import server_dry_run
+
+            # this site's own server-level limits keep the build from making the server block dry-run
+            data = replace(data, server_dry_run=server_dry_run(data, [declared]))
+        blocks = [(None, None, [])] + [(i, loc, limits) for i, (loc, limits, _) in enumerate(self._locations)]
+        self._limits_at: list[list[Limit]] = []
+        self._bl_slot_at: list[dict[str, int]] = []
+        self._dry_at: list[bool] = []
+        for i, loc, own in blocks:
+            if declared is not None:
+                spec = declared.locations[i] if i is not None else None
+                own_limits = bool(spec is not None and spec.rate_limits)
+                dry = spec.rate_limit_dry_run if spec is not None and spec.rate_limit_dry_run is not None \
+                    else declared.rate_limit_dry_run
+            else:   # limits given as data: a location's limits are its own, its dry-run set when true
+                own_limits = bool(loc is not None and loc.limits)
+                dry = True if loc is not None and loc.dry_run else (False if own_limits else None)
+            zones = ()
+            if data is not None:
+                placed = data.placement(own_limits, dry)
+                zones, dry = placed.zones, placed.dry_run
+            limits = [self._bl_limits[self._bl_index[z.name]] for z in zones if z.name in self._bl_index]
+            self._bl_slot_at.append({lim.zone[len("blocklist:"):]: n for n, lim in enumerate(limits)})
+            self._limits_at.append(limits + list(own))
+            self._dry_at.append(bool(dry))
+
+    def limits_at(self, location: int) -> list[Limit]:
+        """Every limit nginx runs for a request routed to `location` (-1: none), in order."""
+        return self._limits_at[location + 1]
 
     # -- routing
 
@@ -184,7 +218,7 @@ class Simulator:
         return index
 
     def has_limits(self, location: int) -> bool:
-        return bool(self._bl_limits) or (location >= 0 and bool(self._locations[location][1]))
+        return bool(self._limits_at[location + 1])
 
     # -- one request
 
@@ -223,24 +257,19 @@ class Simulator:
             return Outcome(kind, status, label)
         if location >= 0 and self._locations[location][0].returns:
             return Outcome("allowed", None, None)
-        limits: list[Limit] = []
-        keys: list = []
-        rule_of_zone: dict[str, str] = {}
-        if self._bl_limits:
-            limits.extend(self._bl_limits)
-            keys.extend([None] * len(self._bl_limits))
-            for zone, key, rule in decision.throttles:
-                keys[self._bl_index[zone]] = key
-                rule_of_zone[f"blocklist:{zone}"] = rule or zone
-        dry_run, status = self._bl_dry_run, self._status_of[location + 1]
-        if location >= 0:
-            loc, loc_limits, getters = self._locations[location]
-            if loc_limits:
-                limits.extend(loc_limits)
-                keys.extend(site_keys)
-                dry_run = loc.dry_run
+        limits = self._limits_at[location + 1]
         if not limits:
             return Outcome("allowed", None, None)
+        slots = self._bl_slot_at[location + 1]
+        keys: list = [None] * len(slots)
+        keys.extend(site_keys)
+        rule_of_zone: dict[str, str] = {}
+        for zone, key, rule in decision.throttles:
+            slot = slots.get(zone)
+            if slot is not None:
+                keys[slot] = key
+                rule_of_zone[f"blocklist:{zone}"] = rule or zone
+        dry_run, status = self._dry_at[location + 1], self._status_of[location + 1]
         verdict = check(limits, keys, time_ms, self.zones, dry_run)
         kind = OUTCOMES[_FROM_LIMIT[verdict.status]]
         rule = None
@@ -389,14 +418,13 @@ class Simulator:
                 terminal = terminal | kind.is_not_null()
         df = df.with_columns((~terminal).alias("limited"))
         events = nodes = None
-        if self._bl_limits or self._locations:
+        if any(self._limits_at):
             nodes = zone_nodes(self, cdf, cdid, decisions, fv)
             events = limit_events(self, df, nodes)
         hits = replay(self, df, events, nodes) if events is not None and events.height else None
         if hits is not None and hits.height:
             # the location decides dry-run and the status; blocklist zones count under the matched rule
-            dry = [self._bl_dry_run] + [loc.dry_run if limits else self._bl_dry_run
-                                        for loc, limits, _ in self._locations]
+            dry = self._dry_at
             hits = hits.with_columns(df["did"].gather(hits["row"]).alias("did"),
                                      df["loc"].gather(hits["row"]).alias("loc"))
             pairs = hits.select("did", "zone").unique()
