@@ -25,15 +25,24 @@ class SimulationResult:
     log_stats: object = None
 
 
-def simulate_logs(paths: list[str], *, config: Path | None = None, site: str | None = None,
-                  blocklists_dir: Path | None = None, fmt: str | None = None, since=None, until=None,
-                  asn_db: Path | None = None, now: datetime | None = None, good_bots=None,
-                  nginx_conf: str | None = None) -> SimulationResult:
-    """Replay `paths` through blocklists/ (as rendered at `now`) and, with `site`, the site's own
-    limit_req zones, rules and locations from the declarations next to `config`."""
+@dataclass
+class Prepared:
+    """The simulator `simulate_logs` replays with, and what it was made from."""
+    simulator: object                       # proxygen.simulate.engine.Simulator
+    data: object                            # proxygen.blocklist.render.RenderData, placed for the site's host
+    settings: object = None
+    site_rules: object = None
+    good_bots: object = None                # the GoodBotVerifier (or networks) the blocklist spares
+    warnings: list[str] = field(default_factory=list)
+
+
+def prepare(*, config: Path | None = None, site: str | None = None, blocklists_dir: Path | None = None,
+            asn_db: Path | None = None, now: datetime | None = None, good_bots=None) -> Prepared:
+    """The Simulator for blocklists/ (as rendered at `now` and placed by the build on the host serving
+    `site`) and, with `site`, the site's own limit_req zones, rules and locations from the
+    declarations next to `config`."""
     from proxygen.blocklist.render import render_data
     from proxygen.blocklist.store import load_blocklists
-    from proxygen.logs.source import open_logs
     from proxygen.simulate.engine import Simulator
     from proxygen.simulate.rules import BlocklistRules
 
@@ -91,11 +100,27 @@ def simulate_logs(paths: list[str], *, config: Path | None = None, site: str | N
     finally:
         if reader is not None:
             reader.close()
+    if apply_blocklist and site is not None and data.zones:
+        data = _placed_for_site(repo, data, site, warnings)
     rules = BlocklistRules(data) if apply_blocklist else None
-    sim = Simulator(rules, site_rules)
+    return Prepared(Simulator(rules, site_rules), data, settings, site_rules, good_bots, warnings)
+
+
+def simulate_logs(paths: list[str], *, config: Path | None = None, site: str | None = None,
+                  blocklists_dir: Path | None = None, fmt: str | None = None, since=None, until=None,
+                  asn_db: Path | None = None, now: datetime | None = None, good_bots=None,
+                  nginx_conf: str | None = None) -> SimulationResult:
+    """Replay `paths` through the rules `prepare` gathers (blocklists/ and, with `site`, the site's own)."""
+    from proxygen.logs.source import open_logs
+
+    prepared = prepare(config=config, site=site, blocklists_dir=blocklists_dir, asn_db=asn_db, now=now,
+                       good_bots=good_bots)
+    settings, site_rules, data, warnings = prepared.settings, prepared.site_rules, prepared.data, prepared.warnings
+    good_bots = prepared.good_bots
+    allowlists = settings.allowlists if settings is not None else None
     formats = {name: lf.format for name, lf in settings.log_formats.items()} if settings is not None else None
     source = open_logs(list(paths), fmt, since=since, until=until, nginx_conf=nginx_conf, formats=formats)
-    report = sim.run(source.batches(columns=SIMULATE_COLUMNS))
+    report = prepared.simulator.run(source.batches(columns=SIMULATE_COLUMNS))
     warnings += report.warnings
     if site_rules is not None and site_rules.vars.unknown_variables:
         names = ", ".join(f"${v}" for v in sorted(site_rules.vars.unknown_variables))
@@ -105,3 +130,22 @@ def simulate_logs(paths: list[str], *, config: Path | None = None, site: str | N
         warnings=warnings, site=site, blocklist_rules=sum(1 for g in data.geo if g.value != "allow")
         + sum(1 for u in [*data.ua_exact, *data.ua_regex] if u.value != "allow"),
         skipped_rules=data.skipped, log_stats=source.stats)
+
+
+def _placed_for_site(repo, data, site: str, warnings: list[str]):
+    """The blocklist as the build places it on the host serving `site` (place_throttles: whether the
+    crawler-defence server block is dry-run depends on every site of the host). Hosts that place it
+    differently: the first one's, with a warning."""
+    from proxygen.compile.build import place_throttles
+
+    hosts = [h for name, h in sorted(repo.settings.hosts.items()) if site in h.sites]
+    if not hosts:
+        return data
+    placed = [(h.name, place_throttles(repo, data, repo.sites_of(h))[0]) for h in hosts]
+    first = placed[0][1]
+    differ = [name for name, p in placed[1:]
+              if p.server_dry_run != first.server_dry_run or [z.name for z in p.zones] != [z.name for z in first.zones]]
+    if differ:
+        warnings.append(f"blocklists/ throttle zones are placed differently on host(s) {', '.join(differ)} than on "
+                        f"{placed[0][0]} (their other sites' limits); simulated as on {placed[0][0]}")
+    return first
