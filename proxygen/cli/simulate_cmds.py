@@ -40,12 +40,15 @@ def simulate_cmd(
                            until=until, asn_db=asn_db)
     report = result.report
     totals = report.totals
+    statuses = report.statuses()
     if json_out:
         out = {
             "site": result.site, "totals": totals, "warnings": result.warnings,
             "lines_read": getattr(result.log_stats, "lines_read", None),
             "malformed": getattr(result.log_stats, "malformed", None),
             "rules": report.rules(),
+            # rule -> status nginx answers itself (403/444 blocks, each location's limit_req_status) -> requests
+            "statuses": {rule: {str(code): n for code, n in codes.items()} for rule, codes in statuses.items()},
             "clients": [{"ip": c.ip, "user_agent": c.user_agent, "requests": c.requests, **c.counts}
                         for c in report.clients(only_hit=True, limit=top)],
             "legitimate_looking_hit": [{"ip": c.client.ip, "user_agent": c.client.user_agent, "why": c.why,
@@ -59,9 +62,11 @@ def simulate_cmd(
                           or name in ("allowed", "throttled", "blocked")))
     rules = report.rules()
     if rules:
-        info("\nper rule / zone:")
+        info("\nper rule / zone (and the statuses nginx answers itself):")
         for rule, counts in rules.items():
-            info(f"  {rule}: " + ", ".join(f"{n.replace('_', ' ')} {v:,}" for n, v in counts.items() if v))
+            answered = statuses.get(rule)
+            info(f"  {rule}: " + ", ".join(f"{n.replace('_', ' ')} {v:,}" for n, v in counts.items() if v)
+                 + ("; answered " + ", ".join(f"{code} x{n:,}" for code, n in answered.items()) if answered else ""))
     hit = report.clients(only_hit=True, limit=top)
     if hit:
         info(f"\nclients hit (top {top}):")
