@@ -90,9 +90,13 @@ def _plan():
     return plan
 
 
-def _repo(root: Path, blocklist: str) -> Path:
+def _repo(root: Path, blocklist: str, other_site: dict | None = None) -> Path:
     (root / "sites").mkdir(parents=True)
-    (root / "proxygen.yml").write_text(yaml.safe_dump(SETTINGS))
+    settings = SETTINGS
+    if other_site is not None:
+        settings = {**SETTINGS, "hosts": {"edge": {"nginx_version": "1.22.1", "sites": ["shop", "other"]}}}
+        (root / "sites/other.yml").write_text(yaml.safe_dump(other_site))
+    (root / "proxygen.yml").write_text(yaml.safe_dump(settings))
     (root / "sites/shop.yml").write_text(yaml.safe_dump(SITE))
     (root / "blocklists").mkdir()
     (root / "blocklists/manual.yml").write_text(blocklist)
@@ -135,8 +139,8 @@ def _by_client(plan, values) -> dict:
     return out
 
 
-def _agree(tmp_path, blocklist: str):
-    repo = _repo(tmp_path / "repo", blocklist)
+def _agree(tmp_path, blocklist: str, other_site: dict | None = None):
+    repo = _repo(tmp_path / "repo", blocklist, other_site)
     plan = _plan()
     prepared = prepare(config=repo / "proxygen.yml", site="shop", now=NOW, good_bots=[])
     actual, outcomes, sent, log, warnings = _run_nginx(tmp_path, repo, plan, prepared.simulator)
@@ -195,3 +199,21 @@ def test_all_dry_run_zones_agree_with_nginx(tmp_path):
     assert dry_logged[ips[("/", "enforced")]] == PER_CLIENT - 3     # burst 2
     assert dry_logged[ips[("/", "trial")]] == PER_CLIENT - 2        # burst 1
     assert ips[("/", "none")] not in dry_logged and ips[("/api/", "trial")] not in dry_logged
+
+
+# Another crawler-defence site of the host with limits at server level: the shared snippet cannot be
+# dry-run (it would make that site's own limits dry-run), so the dry-run zones only apply in /dry/.
+OTHER = {"server_names": ["other.example.org"], "crawler_defence": True, "pages": ["stop-crawling.txt"],
+         "rate_limits": [{"zone": "per-ip", "burst": 50, "nodelay": True}],
+         "locations": [{"path": "/", "proxy": BACKEND}]}
+
+
+def test_all_dry_run_zones_beside_a_site_with_server_level_limits_agree_with_nginx(tmp_path):
+    statuses, dry_logged, plan, warnings = _agree(tmp_path, ALL_DRY, OTHER)
+    for kind, *_ in CLIENTS:
+        assert statuses[("/", kind)] == [200] * PER_CLIENT
+        assert statuses[("/api/", kind)] == OWN_API
+    ips = {(loc, kind): ip for loc, kind, ip, _, _ in plan}
+    assert not any(ips[("/", kind)] in dry_logged for kind, *_ in CLIENTS)
+    assert {ip for ip in dry_logged} == {ips[("/dry/", k)] for k, *_ in CLIENTS}
+    assert any("sites/other.yml set rate_limits or rate_limit_dry_run at server level" in w for w in warnings)
