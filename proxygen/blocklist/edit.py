@@ -10,7 +10,7 @@ analyzer.yml is instead rewritten whole (atomically) by `dump_file`.
 
 from __future__ import annotations
 
-import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,24 +33,88 @@ class EditError(ProxygenError):
 # ----------------------------------------------------------------------------- serialization
 
 
+# A value written plain must read back as the same string wherever the file is read: by
+# yamlpos's line reader (PyYAML's implicit resolvers) and by libyaml's composer. The usual value
+# (an address, a network, AS12345, a reason in words) is decided here with one regex and the
+# resolver's own patterns; a value outside this set is quoted, except the rare one whose first
+# character is an indicator (`-`, `?`, `:`, ...) or that holds a tab, which PyYAML decides.
+# What YAML readers refuse raw or read as a line break (NEL and the Unicode separators fold).
+_UNREADABLE = r"\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff"
+_PLAIN_FAST = re.compile(rf"[^-?:,\[\]{{}}#&*!|>'\"%@`\s\t{_UNREADABLE}][^#\t{_UNREADABLE}]*")
+_RAW_UNSAFE = re.compile(rf"[{_UNREADABLE}]")
+# Characters a double-quoted scalar cannot hold as they are.
+_ESCAPED = re.compile(rf"[\\\"\t{_UNREADABLE}]")
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_STR_TAG = "tag:yaml.org,2002:str"
+_RESOLVER = yaml.resolver.Resolver()
+_CACHE_LIMIT = 200_000
+_text_cache: dict[str, str] = {}
+_date_cache: dict[datetime, str] = {}
+
+
+def _escape(match: re.Match) -> str:
+    ch = match.group()
+    return _ESCAPES.get(ch) or f"\\u{ord(ch):04x}"
+
+
+def quoted(text: str) -> str:
+    """`text` as a YAML double-quoted scalar (JSON's escapes, plus what YAML treats as a line break
+    or will not read raw)."""
+    if _SURROGATE.search(text):
+        raise EditError(f"{text!r} holds a lone surrogate (not Unicode text); it cannot be written")
+    return '"' + _ESCAPED.sub(_escape, text) + '"'
+
+
+def plain_ok(text: str) -> bool:
+    """Whether `text` written plain after `key: ` reads back as exactly `text`."""
+    if _PLAIN_FAST.fullmatch(text):
+        if text[-1].isspace() or text[0].isspace() or text[-1] == ":" or ": " in text or text.startswith("..."):
+            return False
+        return _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG
+    if not text or "#" in text or ": " in text or text != text.strip() or _RAW_UNSAFE.search(text) \
+            or text.startswith(("---", "...")):
+        return False
+    return _reads_back(text)
+
+
+def _reads_back(text: str) -> bool:
+    """The slow, rare case: both PyYAML and libyaml read `key: text` as `text`."""
+    document = "key: " + text
+    try:
+        return (yaml.safe_load(text) == text and yaml.safe_load(document) == {"key": text}
+                and yaml.load(document, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) == {"key": text})
+    except yaml.YAMLError:
+        return False
+
+
 def _scalar(value) -> str:
+    """One value as YAML that reads back as the same value (plain when that is safe, else quoted)."""
+    if isinstance(value, str):
+        hit = _text_cache.get(value)
+        if hit is None:
+            hit = value if plain_ok(value) else quoted(value)
+            if len(_text_cache) < _CACHE_LIMIT:
+                _text_cache[value] = hit
+        return hit
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, datetime):
-        value = value.astimezone(timezone.utc)
-        if (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0):
-            return value.date().isoformat()
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    text = str(value)
-    # Plain when YAML reads it back as the same string; JSON-quoted (valid YAML) otherwise.
-    try:
-        if text and text == text.strip() and yaml.safe_load(text) == text and "#" not in text and ": " not in text:
-            return text
-    except yaml.YAMLError:
-        pass
-    return json.dumps(text, ensure_ascii=False)
+        hit = _date_cache.get(value)
+        if hit is None:
+            utc = value.astimezone(timezone.utc)
+            if (utc.hour, utc.minute, utc.second, utc.microsecond) == (0, 0, 0, 0):
+                hit = utc.date().isoformat()
+            elif utc.microsecond:
+                hit = f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond:06d}Z"
+            else:
+                hit = f"{utc:%Y-%m-%dT%H:%M:%S}Z"
+            if len(_date_cache) < _CACHE_LIMIT:
+                _date_cache[value] = hit
+        return hit
+    return _scalar(str(value))
 
 
 def entry_fields(entry: Entry) -> list[tuple[str, object]]:
@@ -65,7 +129,7 @@ def entry_fields(entry: Entry) -> list[tuple[str, object]]:
     if entry.action == "throttle":
         pairs.append(("zone", entry.zone))
     pairs.append(("reason", entry.reason))
-    if entry.evidence:
+    if entry.evidence is not None:
         pairs.append(("evidence", entry.evidence))
     pairs.append(("source", entry.source))
     if entry.created:
