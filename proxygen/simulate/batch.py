@@ -110,7 +110,7 @@ def zone_nodes(sim, cdf, cdid, decisions, fv) -> Nodes:
         keys.append(pl.DataFrame({"r": raw, "ip": cdf["client_ip"]}).select(
             pl.when(pl.col("r") == "\x00ip").then(pl.col("ip")).otherwise(pl.col("r"))).to_series())
         names.append(sim._bl_limits[idx].zone)
-    for _, limits, _ in sim._locations:
+    for _, limits, _ in [sim._server_block, *sim._locations]:
         for limit in limits:
             if limit.zone in names:
                 continue
@@ -314,7 +314,7 @@ def replay(sim, df, events, nodes: Nodes):
     backwards = int(max(0, (times.cum_max() - times).max() or 0, (sim._max_t or 0) - (times.min() or 0)))
     sim._max_t = max(sim._max_t or 0, times.max() or 0)
     unsafe = {lim.zone for lim in sim._bl_limits if not eviction_safe(lim, backwards)}
-    for _, limits, _ in sim._locations:
+    for _, limits, _ in [sim._server_block, *sim._locations]:
         unsafe |= {lim.zone for lim in limits if not eviction_safe(lim, backwards)}
     unsafe_zi = [nodes.index[z] for z in unsafe if z in nodes.index]
 

@@ -61,6 +61,7 @@ class SiteLimits:
     zones: dict[str, ZoneSpec] = field(default_factory=dict)
     locations: list[LocationLimits] = field(default_factory=list)
     status: int | None = None       # the server's limit_req_status; None: 429 with blocklist zones, else 503
+    server: LocationLimits | None = None  # the server block's own limits (a request matching no location)
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,10 @@ class Simulator:
                 self._bl_index[zone.name] = len(self._bl_limits)
                 self._bl_limits.append(Limit(f"blocklist:{zone.name}", zone.rate_milli, zone.burst, zone.nodelay))
         self._locations: list[tuple[LocationLimits, list[Limit], list]] = []
+        self._server_block: tuple[LocationLimits, list[Limit], list] = (LocationLimits(""), [], [])
         if site is not None:
-            for loc in site.locations:
+            server = [site.server] if site.server is not None else []
+            for n, loc in enumerate(server + list(site.locations)):
                 limits, getters = [], []
                 for spec in loc.limits:
                     zone = site.zones.get(spec.zone)
@@ -141,7 +144,10 @@ class Simulator:
                         continue
                     limits.append(Limit(zone.name, zone.rate, spec.burst, spec.nodelay, spec.delay))
                     getters.append(getter)
-                self._locations.append((loc, limits, getters))
+                if server and n == 0:
+                    self._server_block = (loc, limits, getters)
+                else:
+                    self._locations.append((loc, limits, getters))
         self._place_blocklist_zones()
         # nginx has one limit_req_status per location, inherited from the server unless the location
         # sets its own, and it answers every limit_req there (the blocklist's included). The server's is
@@ -171,7 +177,8 @@ class Simulator:
 
             # this site's own server-level limits keep the build from making the server block dry-run
             data = replace(data, server_dry_run=server_dry_run(data, [declared]))
-        blocks = [(None, None, [])] + [(i, loc, limits) for i, (loc, limits, _) in enumerate(self._locations)]
+        blocks = [(None, self._server_block[0], self._server_block[1])] + [
+            (i, loc, limits) for i, (loc, limits, _) in enumerate(self._locations)]
         self._limits_at: list[list[Limit]] = []
         self._bl_slot_at: list[dict[str, int]] = []
         self._dry_at: list[bool] = []
@@ -182,8 +189,8 @@ class Simulator:
                 dry = spec.rate_limit_dry_run if spec is not None and spec.rate_limit_dry_run is not None \
                     else declared.rate_limit_dry_run
             else:   # limits given as data: a location's limits are its own, its dry-run set when true
-                own_limits = bool(loc is not None and loc.limits)
-                dry = True if loc is not None and loc.dry_run else (False if own_limits else None)
+                own_limits = i is not None and bool(loc.limits)
+                dry = True if loc.dry_run else (False if own_limits else None)
             zones = ()
             if data is not None:
                 placed = data.placement(own_limits, dry)
@@ -196,6 +203,10 @@ class Simulator:
     def limits_at(self, location: int) -> list[Limit]:
         """Every limit nginx runs for a request routed to `location` (-1: none), in order."""
         return self._limits_at[location + 1]
+
+    def dry_run_at(self, location: int) -> bool:
+        """The limit_req_dry_run of the block serving `location` (-1: none), covering all its limits."""
+        return self._dry_at[location + 1]
 
     # -- routing
 
@@ -238,7 +249,7 @@ class Simulator:
             return hit
         req = {"ip": ip, "ua": user_agent or "", "method": method}
         verdict = self.site_rules.rule_outcome(location, req) if self.site_rules is not None else None
-        keys = tuple(g(req) for g in self._locations[location][2]) if location >= 0 else ()
+        keys = tuple(g(req) for g in (self._locations[location] if location >= 0 else self._server_block)[2])
         result = (verdict, keys)
         if len(self._site_cache) < 2_000_000:
             self._site_cache[cache_key] = result

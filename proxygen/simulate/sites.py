@@ -135,7 +135,9 @@ class SiteRules:
         zones = {}
         for name, z in settings.rate_limit_zones.items():
             zones[name] = ZoneSpec(name, parse_rate(z.rate), z.key)
-        self.limits = SiteLimits(name=site.name, zones=zones, status=site.rate_limit_status)
+        self.limits = SiteLimits(name=site.name, zones=zones, status=site.rate_limit_status, server=LocationLimits(
+            match="", limits=tuple(LimitSpec(r.zone, r.burst or 0, r.nodelay, r.delay or 0) for r in site.rate_limits),
+            dry_run=bool(site.rate_limit_dry_run)))
         self._locations = []
         for loc in site.locations:
             own = bool(loc.rate_limits)
