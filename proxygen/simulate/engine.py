@@ -1,8 +1,9 @@
 """Replay requests through the rules a build would apply, and count what each client would get.
 
 Per request, in nginx's order: the blocklist's geo/map decide block (403/444) or tarpit at server
-level; otherwise limit_req runs the location's limits (the blocklist's throttle zones first, then
-the site's own), with nginx's leaky bucket (proxygen.simulate.limit_req). A rejection answers with
+level; otherwise limit_req runs the location's limits (the blocklist's throttle zones the build
+places there first, then the site's own; RenderData.placement decides both, so dry-run zones apply
+where the built config applies them), with nginx's leaky bucket (proxygen.simulate.limit_req). A rejection answers with
 the location's limit_req_status (the server's unless the location sets one), whichever zone rejected.
 
 Log timestamps are when nginx *finished* a request (second resolution); a request nginx delayed is
@@ -199,6 +200,24 @@ class Simulator:
             self._bl_slot_at.append({lim.zone[len("blocklist:"):]: n for n, lim in enumerate(limits)})
             self._limits_at.append(limits + list(own))
             self._dry_at.append(bool(dry))
+        if data is not None and declared is not None:
+            self._note_placement(data, declared)
+
+    def _note_placement(self, data, declared) -> None:
+        """Warn where a blocklist zone does not act as written on this site (as the build warns)."""
+        names = ["server block"] + [f"location {loc.path}" for loc in declared.locations]
+        live = [b for b in range(len(self._limits_at)) if b == 0 or not self._locations[b - 1][0].returns]
+        for zone in data.zones:
+            here = [b for b in live if any(lim.zone == f"blocklist:{zone.name}" for lim in self._limits_at[b])]
+            if zone.dry_run and len(here) < len(live):
+                where = ", ".join(names[b] for b in here) or "nowhere"
+                self.warnings.append(f"blocklists/ zone {zone.name} (dry_run) applies on site {declared.name} only "
+                                     f"where the build renders it ({where}): nginx's limit_req_dry_run covers every "
+                                     "limit of a block")
+            elif not zone.dry_run and any(self._dry_at[b] for b in here):
+                where = ", ".join(names[b] for b in here if self._dry_at[b])
+                self.warnings.append(f"blocklists/ zone {zone.name} runs dry on site {declared.name} in {where} "
+                                     "(the limits there are dry-run)")
 
     def limits_at(self, location: int) -> list[Limit]:
         """Every limit nginx runs for a request routed to `location` (-1: none), in order."""

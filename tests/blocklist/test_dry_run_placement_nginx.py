@@ -164,6 +164,10 @@ def _agree(tmp_path, blocklist: str, other_site: dict | None = None):
     return _by_client(plan, actual), dry_logged, plan, warnings
 
 
+def _simulate_warnings(tmp_path) -> list[str]:
+    return prepare(config=tmp_path / "repo/proxygen.yml", site="shop", now=NOW, good_bots=[]).simulator.warnings
+
+
 THROTTLED = [200, 200, 200, 429, 429, 429]     # enforced zone: 1 + burst 2 pass
 OWN_API = [200, 200, 200, 200, 429, 429]       # the site's own per-IP limit on /api/: 1 + burst 3 pass
 
@@ -185,6 +189,9 @@ def test_mixed_enforced_and_dry_run_zones_agree_with_nginx(tmp_path):
     assert {ip for ip in dry_logged} == {ips[("/dry/", k)] for k, *_ in CLIENTS}
     assert all(n == PER_CLIENT - 1 for n in dry_logged.values())
     assert any(w.startswith("zone trial: dry_run: not in the crawler-defence server block") for w in warnings)
+    note = ("blocklists/ zone trial (dry_run) applies on site shop only where the build renders it "
+            "(location /dry/)")
+    assert any(w.startswith(note) for w in _simulate_warnings(tmp_path))
 
 
 def test_all_dry_run_zones_agree_with_nginx(tmp_path):
