@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
@@ -167,33 +168,73 @@ def _ua_matcher(entry: Entry):
     return lambda ua: rx.search(ua) is not None
 
 
+def _net(e: Entry) -> tuple[int, int, int]:
+    """(IP version, network address as an integer, prefix length) of an ip/cidr entry.
+
+    Keys are canonical (validated on load), so the address bytes parse directly; ipaddress objects
+    cost ~10x more, which a 100,000-entry merge pays several times per entry."""
+    hit = _NETS.get(e.key)
+    if hit is None:
+        address, _, prefix = e.key.partition("/")
+        version, family = (6, socket.AF_INET6) if ":" in address else (4, socket.AF_INET)
+        hit = (version, int.from_bytes(socket.inet_pton(family, address), "big"),
+               int(prefix) if prefix else (128 if version == 6 else 32))
+        if len(_NETS) > 1_000_000:
+            _NETS.clear()
+        _NETS[e.key] = hit
+    return hit
+
+
+_NETS: dict[str, tuple[int, int, int]] = {}
+
+
 class _Cover:
     """Which entries' networks contain a given network with the same effect (supernet lookups)."""
 
     def __init__(self, entries: list[Entry]):
         self.table: dict[tuple, Entry] = {}
-        self.lengths: dict[int, set] = {4: set(), 6: set()}
+        self.lengths: dict[int, list[int]] = {4: [], 6: []}
         for e in entries:
             self.add(e)
 
     def add(self, e: Entry) -> None:
         if e.key_type in ("ip", "cidr"):
-            n = e.network()
-            self.table[(e.code, n.version, int(n.network_address), n.prefixlen)] = e
-            self.lengths[n.version].add(n.prefixlen)
+            version, addr, length = _net(e)
+            self.table[(e.code, version, addr, length)] = e
+            if length not in self.lengths[version]:
+                self.lengths[version] = sorted([*self.lengths[version], length])
 
     def covering(self, entry: Entry) -> Entry | None:
         if entry.key_type not in ("ip", "cidr"):
             return None
-        n = entry.network()
-        bits, addr = n.max_prefixlen, int(n.network_address)
-        for length in sorted(self.lengths[n.version]):
-            if length >= n.prefixlen:
+        version, addr, prefix = _net(entry)
+        bits = 128 if version == 6 else 32
+        for length in self.lengths[version]:
+            if length >= prefix:
                 break
-            hit = self.table.get((entry.code, n.version, (addr >> (bits - length)) << (bits - length), length))
+            hit = self.table.get((entry.code, version, (addr >> (bits - length)) << (bits - length), length))
             if hit is not None:
                 return hit
         return None
+
+
+def _collapse(nets: list[tuple[int, int]], bits: int) -> list[tuple[int, int]]:
+    """The fewest (address, prefix) networks covering exactly the union of `nets`, sorted by address
+    (what ipaddress.collapse_addresses gives, on integers)."""
+    out: list[tuple[int, int]] = []
+    end = -1
+    for addr, length in sorted(nets):
+        if addr <= end:                      # inside the previous network (sorted: supernets first)
+            continue
+        end = addr + (1 << (bits - length)) - 1
+        out.append((addr, length))
+        while len(out) >= 2:                 # merge sibling halves into their parent, cascading
+            (a1, l1), (a2, l2) = out[-2], out[-1]
+            size = 1 << (bits - l1)
+            if l1 != l2 or l1 == 0 or a1 & ((size << 1) - 1) or a2 != a1 + size:
+                break
+            out[-2:] = [(a1, l1 - 1)]
+    return out
 
 
 def _aggregate(entries: list[Entry], summary: MergeSummary) -> list[Entry]:
@@ -202,24 +243,25 @@ def _aggregate(entries: list[Entry], summary: MergeSummary) -> list[Entry]:
     out: list[Entry] = []
     for e in entries:
         if e.key_type in ("ip", "cidr"):
-            groups.setdefault((e.code, 6 if ":" in e.key else 4), []).append(e)
+            groups.setdefault((e.code, _net(e)[0]), []).append(e)
         else:
             out.append(e)
-    for members in groups.values():
-        members.sort(key=lambda m: (m.network().version, int(m.network().network_address)))
-        nets = sorted(ipaddress.collapse_addresses([m.network() for m in members]),
-                      key=lambda n: (n.version, int(n.network_address)))
+    for (_, version), members in groups.items():
+        bits = 128 if version == 6 else 32
+        members.sort(key=lambda m: _net(m)[1:])
+        nets = _collapse([_net(m)[1:] for m in members], bits)
         i = 0
-        for net in nets:  # disjoint and sorted like members: one sweep assigns each member
+        for addr, length in nets:  # disjoint and sorted like members: one sweep assigns each member
+            last = addr + (1 << (bits - length)) - 1
             inside = []
-            while i < len(members) and members[i].network().version == net.version \
-                    and members[i].network().subnet_of(net):
+            while i < len(members) and _net(members[i])[1] <= last:
                 inside.append(members[i])
                 i += 1
-            if len(inside) == 1 and inside[0].network() == net:
+            if len(inside) == 1 and _net(inside[0])[1:] == (addr, length):
                 out.append(inside[0])
                 continue
-            out.append(_merged(net, inside, summary))
+            cls = ipaddress.IPv6Network if version == 6 else ipaddress.IPv4Network
+            out.append(_merged(cls((addr, length)), inside, summary))
     return out
 
 
@@ -243,8 +285,7 @@ def _merged(net, inside: list[Entry], summary: MergeSummary) -> Entry:
 def _sort_key(e: Entry):
     order = {"ip": 0, "cidr": 0, "asn": 1, "user_agent": 2}[e.key_type]
     if e.key_type in ("ip", "cidr"):
-        n = e.network()
-        return (order, n.version, int(n.network_address), n.prefixlen, "")
+        return (order, *_net(e), "")
     return (order, 0, int(e.key) if e.key_type == "asn" else 0, 0, e.key)
 
 
@@ -330,6 +371,6 @@ def merge_proposals(blocklists_dir, proposals: list[Proposal], *, allowlists=Non
     text = dump_file(zones, entries, ANALYZER_HEADER)
     old_text = path.read_text(encoding="utf-8") if path.exists() else None
     if text != old_text:
-        rewrite_file(path, zones, entries, ANALYZER_HEADER)
+        rewrite_file(path, zones, entries, ANALYZER_HEADER, text)
         summary.written = True
     return summary
