@@ -215,9 +215,19 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
-def insert_entry_text(text: str, entry: Entry, zone: ThrottleZone | None = None) -> str:
-    """`text` with `entry` appended to its entries list (and `zone` to its zones if new)."""
+def insert_entry_text(text: str, entry: Entry, zone: ThrottleZone | None = None,
+                      parsed: BlocklistFile | None = None) -> str:
+    """`text` with `entry` appended to its entries list (and `zone` to its zones if new).
+
+    `parsed` (the text's parse_file result) lets a long file be edited by composing only its last
+    entry instead of the whole file."""
     lines = _lines(text)
+    if zone is None and parsed is not None and parsed.entries:
+        first, last = parsed.entries[0].position, parsed.entries[-1].position
+        dash_col = _item_dash(lines, first)
+        end = _item_end(lines, last, len(lines)) if dash_col is not None else None
+        if end is not None and _item_dash(lines, last) == dash_col:
+            return "".join(lines[: end + 1]) + entry_block(entry, dash_col) + "".join(lines[end + 1:])
     if zone is not None:
         lines = _lines(_insert_zone(lines, zone))
     root = _compose("".join(lines))
@@ -277,6 +287,34 @@ def _prepend_after_comments(lines: list[str], zone: ThrottleZone) -> list[str]:
     return lines[:i] + [zones_block(zone)] + lines[i:]
 
 
+def _item_dash(lines: list[str], position) -> int | None:
+    """The column of the `- ` starting the entry at `position`, when the entry starts its line that way."""
+    if position is None or not 0 < position.line <= len(lines):
+        return None
+    line = lines[position.line - 1]
+    dash = len(line) - len(line.lstrip(" "))
+    return dash if line.startswith("- ", dash) and position.column == dash + 3 else None
+
+
+def _item_end(lines: list[str], position, stop: int) -> int | None:
+    """The last line (0-based) holding the content of the entry starting at `position`, found by
+    composing only lines[start:stop] (the entry up to the next one); None when that snippet does not
+    read as exactly that one entry (the caller then composes the whole file)."""
+    start = position.line - 1
+    snippet = "entries:\n" + "".join(lines[start:stop])
+    try:
+        root = yaml.compose(snippet, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+    _, seq = _entries_node(root)
+    if not isinstance(seq, yaml.SequenceNode) or seq.flow_style or len(seq.value) != 1:
+        return None
+    item = seq.value[0]
+    if not isinstance(item, yaml.MappingNode) or item.start_mark.line != 1:
+        return None
+    return _content_end_line(item) - 1 + start
+
+
 def _dash_column(lines: list[str], item) -> int:
     line = lines[item.start_mark.line]
     col = line.find("-")
@@ -301,9 +339,16 @@ def _content_end_line(node) -> int:
     return node.end_mark.line
 
 
-def remove_entries_text(text: str, identities: set) -> str:
-    """`text` without the entries whose identity is in `identities`, and their leading comments."""
+def remove_entries_text(text: str, identities: set, parsed: BlocklistFile | None = None) -> str:
+    """`text` without the entries whose identity is in `identities`, and their leading comments.
+
+    `parsed` (the text's parse_file result) lets a long file be edited by composing only the removed
+    entries instead of the whole file."""
     lines = _lines(text)
+    if parsed is not None:
+        drop = _drop_lines(lines, parsed.entries, identities)
+        if drop is not None:
+            return "".join(line for i, line in enumerate(lines) if i not in drop)
     parsed_entries = parse_file("".join(lines), Path("edit.yml")).entries
     root = _compose("".join(lines))
     _, seq = _entries_node(root)
@@ -322,6 +367,26 @@ def remove_entries_text(text: str, identities: set) -> str:
     return "".join(line for i, line in enumerate(lines) if i not in drop)
 
 
+def _drop_lines(lines: list[str], entries: list[Entry], identities: set) -> set[int] | None:
+    """The lines of the entries to remove (with the comment lines directly above each), or None when
+    an entry's layout needs the whole file composed."""
+    drop: set[int] = set()
+    dash = _item_dash(lines, entries[0].position) if entries else None
+    for i, entry in enumerate(entries):
+        if entry.identity not in identities:
+            continue
+        stop = entries[i + 1].position.line - 1 if i + 1 < len(entries) and entries[i + 1].position else len(lines)
+        same_layout = dash is not None and _item_dash(lines, entry.position) == dash
+        end = _item_end(lines, entry.position, stop) if same_layout else None
+        if end is None:
+            return None
+        start = entry.position.line - 1
+        while start > 0 and lines[start - 1].lstrip().startswith("#"):
+            start -= 1
+        drop.update(range(start, end + 1))
+    return drop
+
+
 # ----------------------------------------------------------------------------- file operations
 
 
@@ -332,7 +397,7 @@ def add_to_file(path: Path, entry: Entry, zone: ThrottleZone | None = None) -> N
     if any(e.identity == entry.identity for e in before.entries):
         raise EditError(f"{path}: {entry.rule_id} is already listed; remove it first to change it")
     new_zone = zone if zone is not None and zone.name not in before.zones else None
-    new_text = insert_entry_text(text, entry, new_zone)
+    new_text = insert_entry_text(text, entry, new_zone, before)
     zones = dict(before.zones)
     if new_zone:
         zones[new_zone.name] = new_zone
@@ -347,7 +412,7 @@ def remove_from_file(path: Path, identities: set) -> list[Entry]:
     removed = [e for e in before.entries if e.identity in identities]
     if not removed:
         return []
-    new_text = remove_entries_text(text, identities)
+    new_text = remove_entries_text(text, identities, before)
     kept = [e for e in before.entries if e.identity not in identities]
     _check(path, new_text, kept, before.zones)
     atomic_write(path, new_text)

@@ -278,3 +278,50 @@ def test_random_adds_and_removes_keep_every_other_line_and_the_order(steps):
             kept = [line for i, line in enumerate(original) if i not in removed]
             assert _is_subsequence(kept, lines), "\n".join(lines)
             assert len(lines) >= len(kept)
+
+
+# ----------------------------------------------------------------------------- partial composing
+
+@st.composite
+def hand_edited(draw):
+    """A hand-edited file: comments above and after entries, inline comments, block scalars holding
+    `#` lines, blank lines, a zones block before or after the entries."""
+    dash = draw(st.sampled_from([0, 2, 4]))
+    pad, body = " " * dash, " " * (dash + 2)
+    out = ["# team blocklist\n"]
+    zones = "zones:\n  crawl: {rate: 30r/m, burst: 5}   # shared\n"
+    zones_after = draw(st.booleans())
+    if not zones_after:
+        out.append(zones)
+    out.append("entries:" + draw(st.sampled_from(["", "   # the list"])) + "\n")
+    n = draw(st.integers(1, 6))
+    for i in range(n):
+        out.extend(draw(st.lists(st.sampled_from(["\n", f"{pad}# note {i}\n", f"# top {i}\n"]), max_size=2)))
+        out.append(f"{pad}- ip: 192.0.2.{i}" + draw(st.sampled_from(["", "  # inline"])) + "\n")
+        out.append(f"{body}action: " + draw(st.sampled_from(["block", "throttle\n" + f"{body}zone: crawl"])) + "\n")
+        reason = draw(st.sampled_from([
+            "plain words", "plain   # with a comment", '"quoted: yes"',
+            f"|\n{body}  line one\n{body}  # not a comment\n{body}  last", f">\n{body}  folded\n{body}  text\n",
+        ]))
+        out.append(f"{body}reason: {reason}\n")
+    if zones_after:
+        out.append(zones)
+    out.append(draw(st.sampled_from(["", "# end\n", "\n\n# end\n"])))
+    return "".join(out), n
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hand_edited(), st.sets(st.integers(0, 5)))
+def test_editing_from_positions_equals_composing_the_whole_file(case, victims):
+    from proxygen.blocklist.edit import _drop_lines, _item_end, _lines, insert_entry_text, remove_entries_text
+
+    text, n = case
+    parsed = parse_file(text, Path("manual.yml"))
+    assert len(parsed.entries) == n
+    new = make_entry({"cidr": "198.51.100.0/24", "action": "block", "reason": "yes: #1"})
+    lines = _lines(text)
+    assert _item_end(lines, parsed.entries[-1].position, len(lines)) is not None   # the partial path applies
+    assert insert_entry_text(text, new, None, parsed) == insert_entry_text(text, new)
+    ids = {e.identity for i, e in enumerate(parsed.entries) if i in victims}
+    assert _drop_lines(lines, parsed.entries, ids) is not None
+    assert remove_entries_text(text, ids, parsed) == remove_entries_text(text, ids)
