@@ -202,6 +202,14 @@ class Simulator:
             self._dry_at.append(bool(dry))
         if data is not None and declared is not None:
             self._note_placement(data, declared)
+        elif data is not None and self.site is None:
+            missing = [z.name for z in data.zones if z.dry_run and not any(
+                lim.zone == f"blocklist:{z.name}" for lim in self._limits_at[0])]
+            if missing:
+                self.warnings.append(f"blocklists/ dry-run zone(s) {', '.join(missing)} are not in the crawler-defence "
+                                     "server block beside enforced zones (nginx's limit_req_dry_run covers every "
+                                     "limit of a block), so they are not replayed; give --site to replay them in "
+                                     "the locations where the build places them")
 
     def _note_placement(self, data, declared) -> None:
         """Warn where a blocklist zone does not act as written on this site (as the build warns)."""

@@ -100,3 +100,41 @@ def test_simulate_runs_the_built_limits_in_every_block(tmp_path, zones, server_l
     # the mixed and all-dry-run cases really differ between blocks (the comparison is not vacuous)
     if zones != "enforced":
         assert len({tuple(z) for z, _ in built.values()}) > 1 or len({d for _, d in built.values()}) > 1
+
+
+def _two_hosts(tmp_path):
+    settings = {**SETTINGS, "hosts": {"a": {"nginx_version": "1.22.1", "sites": ["shop"]},
+                                      "b": {"nginx_version": "1.22.1", "sites": ["shop", "other"]}}}
+    (tmp_path / "sites").mkdir()
+    (tmp_path / "proxygen.yml").write_text(yaml.safe_dump(settings))
+    base = {"crawler_defence": True, "pages": ["stop-crawling.txt"], "locations": LOCATIONS}
+    (tmp_path / "sites/shop.yml").write_text(yaml.safe_dump({**base, "server_names": ["shop.example.org"]}))
+    (tmp_path / "sites/other.yml").write_text(yaml.safe_dump({**base, "server_names": ["other.example.org"],
+                                                              "rate_limits": LIMIT}))
+    (tmp_path / "blocklists").mkdir()
+    (tmp_path / "blocklists/manual.yml").write_text("zones:\n" + ZONES["all-dry"] + ENTRIES)
+
+
+def test_a_site_on_hosts_that_place_zones_differently_is_simulated_as_on_the_first_with_a_warning(tmp_path):
+    _two_hosts(tmp_path)
+    prepared = prepare(config=tmp_path / "proxygen.yml", site="shop", now=NOW, good_bots=[])
+    # host a: only shop, so the server block is dry-run with both zones; on b, other's limits prevent it
+    assert [lim.zone for lim in prepared.simulator.limits_at(0)] == ["blocklist:a", "blocklist:b"]
+    assert prepared.simulator.dry_run_at(0)
+    assert any(w.startswith("blocklists/ throttle zones are placed differently on host(s) b than on a")
+               for w in prepared.warnings)
+
+
+def test_without_a_site_dry_run_zones_beside_enforced_ones_are_not_replayed_and_say_so(tmp_path):
+    from proxygen.blocklist.render import render_data
+    from proxygen.blocklist.store import load_blocklists
+    from proxygen.simulate.engine import Simulator
+    from proxygen.simulate.rules import BlocklistRules
+
+    (tmp_path / "manual.yml").write_text("zones:\n" + ZONES["mixed"] + ENTRIES)
+    sim = Simulator(BlocklistRules(render_data(load_blocklists(tmp_path), None, NOW)))
+    assert [lim.zone for lim in sim.limits_at(-1)] == ["blocklist:a"] and not sim.dry_run_at(-1)
+    assert any("dry-run zone(s) b are not in the crawler-defence server block" in w for w in sim.warnings)
+    # a client throttled by the dry-run zone alone is never limited; by the enforced one, rejected after its burst
+    assert {sim.request(1_000_000, "198.51.100.1", "Bot/1", "/").kind for _ in range(5)} == {"allowed"}
+    assert [sim.request(1_000_000, "192.0.2.1", "Mozilla", "/").status for _ in range(3)] == [None, None, 429]
