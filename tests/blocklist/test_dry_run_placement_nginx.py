@@ -185,7 +185,7 @@ def test_mixed_enforced_and_dry_run_zones_agree_with_nginx(tmp_path):
     assert statuses[("/", "none")] == [200] * PER_CLIENT
     assert statuses[("/api/", "none")] == OWN_API
     # only /dry/ logs dry-run rejections: 5 of 6 per client (the site's burst-0 limit), nothing elsewhere
-    ips = {loc_kind: ip for loc, kind, ip, _, _ in plan for loc_kind in [(loc, kind)]}
+    ips = {(loc, kind): ip for loc, kind, ip, _, _ in plan}
     assert {ip for ip in dry_logged} == {ips[("/dry/", k)] for k, *_ in CLIENTS}
     assert all(n == PER_CLIENT - 1 for n in dry_logged.values())
     assert any(w.startswith("zone trial: dry_run: not in the crawler-defence server block") for w in warnings)

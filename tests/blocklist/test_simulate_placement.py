@@ -48,7 +48,8 @@ entries:
     zone: b
     reason: r
 """
-SERVER_LEVEL = {"none": {}, "limits": {"rate_limits": LIMIT}, "dry": {"rate_limits": LIMIT, "rate_limit_dry_run": True},
+SERVER_LEVEL = {"none": {}, "limits": {"rate_limits": LIMIT},
+                "dry": {"rate_limits": LIMIT, "rate_limit_dry_run": True},
                 "dry-only": {"rate_limit_dry_run": False}}
 
 
