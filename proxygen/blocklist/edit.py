@@ -62,7 +62,7 @@ def quoted(text: str) -> str:
     """`text` as a YAML double-quoted scalar (JSON's escapes, plus what YAML treats as a line break
     or will not read raw)."""
     if _SURROGATE.search(text):
-        raise EditError(f"{text!r} holds a lone surrogate (not Unicode text); it cannot be written")
+        raise EditError(f"{text!r} holds a lone surrogate: not Unicode text (bytes that were not UTF-8?); it cannot be written")
     return '"' + _ESCAPED.sub(_escape, text) + '"'
 
 
@@ -144,7 +144,10 @@ def entry_block(entry: Entry, indent: int = 2) -> str:
     lines = []
     for i, (name, value) in enumerate(entry_fields(entry)):
         lead = f"{pad}- " if i == 0 else f"{pad}  "
-        lines.append(f"{lead}{name}: {_scalar(value)}")
+        try:
+            lines.append(f"{lead}{name}: {_scalar(value)}")
+        except EditError as err:
+            raise EditError(f"{entry.rule_id}: {name}: {err}") from None
     return "\n".join(lines) + "\n"
 
 

@@ -69,9 +69,14 @@ def test_plain_only_when_it_is_a_plain_string():
 def test_a_lone_surrogate_is_refused_before_anything_is_written(tmp_path):
     entry = make_entry({"ip": "192.0.2.1", "action": "block", "reason": "bad \udcff bytes"})
     target = tmp_path / "analyzer.yml"
-    with pytest.raises(EditError, match="surrogate"):
+    with pytest.raises(EditError, match="192.0.2.1: reason: .*surrogate"):
         rewrite_file(target, {}, [entry], "")
     assert not target.exists()
+    manual = tmp_path / "manual.yml"
+    manual.write_text("# mine\nentries: []\n", encoding="utf-8")
+    with pytest.raises(EditError, match="surrogate"):
+        add_to_file(manual, entry)
+    assert manual.read_text(encoding="utf-8") == "# mine\nentries: []\n"
 
 
 def test_other_values_read_back_as_written():
