@@ -219,3 +219,19 @@ def test_acme_challenge_escapes_the_site_basic_auth_and_access_rules(repo_dir):
     acme = text.split("location /.well-known/acme-challenge/ {")[1].split("}")[0]
     assert "auth_basic off;" in acme and "allow all;" in acme
     assert "listen 80;" in text and "listen 443 ssl;" in text and text.count("server {") == 1
+
+
+def test_burst_zero_is_left_out_so_nginx_accepts_it(repo_dir):
+    """nginx refuses `burst=0` (its default); a declared burst of 0 renders no burst parameter."""
+    from proxygen.lint import lint
+
+    site = copy.deepcopy(FULL_SITE)
+    site["locations"][0]["rate_limits"][0]["burst"] = 0
+    write_repo(repo_dir, sites={"full": site})
+    from proxygen.compile.build import build
+    from proxygen.model import load_repository
+
+    conf = build(load_repository(repo_dir), "edge").hosts["edge"].files["sites/full.conf"]
+    assert "limit_req zone=per-ip nodelay;" in conf and "burst=0" not in conf
+    report = lint(repo_dir, host="edge", nginx=True)
+    assert report.ok and "edge: nginx -t ok" in report.notes, report.problems
