@@ -360,14 +360,20 @@ def remove_entries_text(text: str, identities: set, parsed: BlocklistFile | None
     if len(seq.value) != len(parsed_entries):
         raise EditError("cannot match entries to lines; edit the file by hand")
     drop: set[int] = set()
+    floor = 0
     for node, entry in zip(seq.value, parsed_entries):
-        if entry.identity not in identities:
-            continue
-        start = node.start_mark.line
-        while start > 0 and lines[start - 1].lstrip().startswith("#"):
-            start -= 1
-        drop.update(range(start, _content_end_line(node) + 1))
+        if entry.identity in identities:
+            drop.update(range(_comments_above(lines, node.start_mark.line, floor), _content_end_line(node) + 1))
+        floor = _content_end_line(node) + 1
     return "".join(line for i, line in enumerate(lines) if i not in drop)
+
+
+def _comments_above(lines: list[str], start: int, floor: int) -> int:
+    """The first of the comment lines directly above line `start`, not climbing into the previous
+    entry (whose block scalar may hold lines starting with `#`), which ends before line `floor`."""
+    while start > floor and lines[start - 1].lstrip().startswith("#"):
+        start -= 1
+    return start
 
 
 def _drop_lines(lines: list[str], entries: list[Entry], identities: set) -> set[int] | None:
@@ -384,9 +390,13 @@ def _drop_lines(lines: list[str], entries: list[Entry], identities: set) -> set[
         if end is None:
             return None
         start = entry.position.line - 1
-        while start > 0 and lines[start - 1].lstrip().startswith("#"):
-            start -= 1
-        drop.update(range(start, end + 1))
+        floor = 0
+        if i > 0 and start > 0 and lines[start - 1].lstrip().startswith("#"):
+            previous_end = _item_end(lines, entries[i - 1].position, start) if same_layout else None
+            if previous_end is None:
+                return None
+            floor = previous_end + 1
+        drop.update(range(_comments_above(lines, start, floor), end + 1))
     return drop
 
 

@@ -307,6 +307,7 @@ def hand_edited(draw):
         reason = draw(st.sampled_from([
             "plain words", "plain   # with a comment", '"quoted: yes"',
             f"|\n{body}  line one\n{body}  # not a comment\n{body}  last", f">\n{body}  folded\n{body}  text\n",
+            f"|\n{body}  ends with\n{body}  # a hash line",
         ]))
         out.append(f"{body}reason: {reason}\n")
     if zones_after:
@@ -329,4 +330,27 @@ def test_editing_from_positions_equals_composing_the_whole_file(case, victims):
     assert insert_entry_text(text, new, None, parsed) == insert_entry_text(text, new)
     ids = {e.identity for i, e in enumerate(parsed.entries) if i in victims}
     assert _drop_lines(lines, parsed.entries, ids) is not None
-    assert remove_entries_text(text, ids, parsed) == remove_entries_text(text, ids)
+    removed = remove_entries_text(text, ids, parsed)
+    assert removed == remove_entries_text(text, ids)
+    assert parse_file(removed, Path("manual.yml")).entries == [e for e in parsed.entries if e.identity not in ids]
+
+
+def test_removing_the_entry_after_a_block_scalar_keeps_that_scalar_s_hash_lines(tmp_path):
+    d = tmp_path / "blocklists"
+    d.mkdir()
+    text = """\
+entries:
+  - ip: 192.0.2.1
+    action: block
+    reason: |
+      scraper
+      # these two lines belong to the reason
+  # and this comment to the next entry
+  - ip: 192.0.2.2
+    action: block
+    reason: next
+"""
+    (d / "manual.yml").write_text(text, encoding="utf-8")
+    ops.remove(d, key="192.0.2.2")
+    assert (d / "manual.yml").read_text(encoding="utf-8") == text.split("  # and this")[0]
+    assert load_blocklists(d).entries[0].reason == "scraper\n# these two lines belong to the reason"
