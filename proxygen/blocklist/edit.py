@@ -151,9 +151,18 @@ def entry_block(entry: Entry, indent: int = 2) -> str:
     return "\n".join(lines) + "\n"
 
 
+_FLOW_PLAIN = re.compile(r"[a-z0-9][a-z0-9_/]*")
+
+
+def _flow(text: str) -> str:
+    """A value inside `{...}`: plain only for the simple words zones use (`30r/m`, `client`)."""
+    return text if _FLOW_PLAIN.fullmatch(text) and plain_ok(text) else quoted(text)
+
+
 def zone_line(zone: ThrottleZone, indent: int = 2) -> str:
-    return (f"{' ' * indent}{zone.name}: {{rate: {zone.rate}, burst: {zone.burst}, nodelay: {_scalar(zone.nodelay)}, "
-            f"dry_run: {_scalar(zone.dry_run)}, per: {zone.per}}}\n")
+    # a zone may be named `on` or `null`: the key is written like any other value
+    return (f"{' ' * indent}{_scalar(zone.name)}: {{rate: {_flow(zone.rate)}, burst: {zone.burst}, "
+            f"nodelay: {_scalar(zone.nodelay)}, dry_run: {_scalar(zone.dry_run)}, per: {_flow(zone.per)}}}\n")
 
 
 def dump_file(zones: dict[str, ThrottleZone], entries: list[Entry], header: str = "") -> str:

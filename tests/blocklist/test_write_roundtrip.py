@@ -354,3 +354,16 @@ entries:
     ops.remove(d, key="192.0.2.2")
     assert (d / "manual.yml").read_text(encoding="utf-8") == text.split("  # and this")[0]
     assert load_blocklists(d).entries[0].reason == "scraper\n# these two lines belong to the reason"
+
+
+@pytest.mark.parametrize("name", ["crawl", "on", "null", "yes", "n", "true", "analyzer_30rm_b10"])
+def test_zones_named_like_other_yaml_values_read_back(tmp_path, name):
+    zones = {name: ThrottleZone(name=name, rate="5r/s", burst=0, nodelay=False, dry_run=True, per="rule")}
+    entry = make_entry({"ip": "192.0.2.1", "action": "throttle", "zone": name, "reason": "r"})
+    rewrite_file(tmp_path / "analyzer.yml", zones, [entry], "")
+    got = load_blocklists(tmp_path)
+    assert got.zones == zones and got.entries == [entry]
+    manual = tmp_path / "manual" / "manual.yml"
+    manual.parent.mkdir()
+    add_to_file(manual, entry, zones[name])
+    assert parse_file(manual.read_text(encoding="utf-8"), manual).zones == zones
