@@ -13,7 +13,8 @@ from pathlib import Path
 from proxygen.blocklist.edit import EditError, add_to_file, remove_from_file, rewrite_file
 from proxygen.blocklist.entry import Entry, EntryValueError, ThrottleZone, make_entry, make_zone
 from proxygen.blocklist.merge import ANALYZER_HEADER, safety_problem
-from proxygen.blocklist.store import ANALYZER_FILE, MANUAL_FILE, Blocklist, load_blocklists
+from proxygen.blocklist.store import (ANALYZER_FILE, MANUAL_FILE, Blocklist, BlocklistFile, check_references,
+                                     load_blocklists)
 from proxygen.errors import ProxygenError, UsageError
 
 
@@ -98,12 +99,25 @@ def add(directory, *, key: str | None = None, user_agent: str | None = None, mat
         for e in f.entries:
             if e.identity == entry.identity:
                 raise UsageError(f"{entry.rule_id} is already listed at {e.position}")
+    _check_directory_with(current, directory / file, entry, new_zone)
     try:
         add_to_file(directory / file, entry, new_zone)
     except EditError as err:
         raise ProxygenError(str(err)) from None
-    load_blocklists(directory)  # the directory as a whole still validates (zones agree across files)
     return entry
+
+
+def _check_directory_with(current: Blocklist, path: Path, entry: Entry, zone: ThrottleZone | None) -> None:
+    """The directory as a whole must still validate with the new entry (zones agree across files),
+    checked before anything is written."""
+    files = []
+    for f in current.files:
+        if f.path.name == path.name:
+            f = BlocklistFile(f.path, [*f.entries, entry], {**f.zones, **({zone.name: zone} if zone else {})})
+        files.append(f)
+    if not any(f.path.name == path.name for f in current.files):
+        files.append(BlocklistFile(path, [entry], {zone.name: zone} if zone else {}))
+    check_references(Blocklist(files))
 
 
 def identity_for(key: str | None, user_agent: str | None, match: str) -> tuple:

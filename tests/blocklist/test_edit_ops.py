@@ -146,3 +146,18 @@ def test_the_shipped_manual_file_accepts_edits(tmp_path):
     ops.remove(d, key="203.0.113.7")
     ops.remove(d, key="198.51.100.0/24")
     assert load_blocklists(d).entries == []
+
+
+def test_directory_check_runs_before_the_write(tmp_path):
+    """A zone defined differently in another file is refused before the target file is touched."""
+    from proxygen.blocklist.entry import make_entry, make_zone
+    from proxygen.blocklist.store import Blocklist, BlocklistFile
+    from proxygen.errors import DeclarationError
+
+    other = BlocklistFile(tmp_path / "other.yml", [], {"slow": make_zone("slow", {"rate": "10r/m"})})
+    entry = make_entry({"ip": "203.0.113.9", "action": "throttle", "zone": "slow", "reason": "scraper"})
+    target = tmp_path / "manual.yml"
+    with pytest.raises(DeclarationError, match="defined differently"):
+        ops._check_directory_with(Blocklist([other]), target, entry, make_zone("slow", {"rate": "99r/m"}))
+    assert not target.exists()
+    ops._check_directory_with(Blocklist([other]), target, entry, None)  # the existing zone: fine
