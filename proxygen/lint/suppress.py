@@ -37,7 +37,10 @@ def all_suppressions(ctx):
             yield from ((source, ("locations", i, "lint_ignore", j), s) for j, s in enumerate(loc.lint_ignore))
 
 
-def apply_suppressions(ctx, findings: list[Finding]) -> tuple[list[Finding], int, list[Hit]]:
+def apply_suppressions(ctx, findings: list[Finding], not_run: frozenset[str] = frozenset()
+                       ) -> tuple[list[Finding], int, list[Hit]]:
+    """(findings kept, how many were silenced, unused suppressions). A suppression of a rule in
+    `not_run` (an opt-in layer this run skipped) is never reported as unused."""
     from proxygen.lint.registry import CODES
 
     used: set[tuple] = set()
@@ -59,6 +62,6 @@ def apply_suppressions(ctx, findings: list[Finding]) -> tuple[list[Finding], int
     for source, loc, s in all_suppressions(ctx):
         if s.rule not in CODES:
             unused.append(Hit(source, loc + ("rule",), f"{s.rule} is not a proxygen lint rule"))
-        elif (source, loc) not in used:
+        elif (source, loc) not in used and s.rule not in not_run:
             unused.append(Hit(source, loc, f"suppression of {s.rule} matches no finding here; remove it"))
     return kept, len(findings) - len(kept), unused

@@ -115,3 +115,14 @@ def test_at_narrows_a_suppression_to_one_field(tmp_path):
     report = lint(root, today=TODAY)
     assert [(f.code, f.field) for f in report.findings] == [("PX201", "locations[1].proxy_headers.X-Other")]
     assert report.suppressed == 1
+
+
+def test_a_suppression_of_the_opt_in_gixy_layer_is_used_only_when_gixy_runs(tmp_path):
+    root = materialize("PX290", "flag", tmp_path / "repo")
+    site = root / "sites" / "app.yml"
+    site.write_text(site.read_text().replace(
+        "    buffering: false\n",
+        "    buffering: false\n    lint_ignore: [{rule: PX290, reason: server-sent events must not be buffered}]\n"))
+    assert lint(root, today=TODAY).findings == []  # gixy did not run: the suppression is not "unused"
+    with_gixy = lint(root, today=TODAY, gixy=True)
+    assert with_gixy.findings == [] and with_gixy.suppressed == 1
