@@ -365,6 +365,13 @@ def _redirect_at(site, redirects: list[Redirect], scheme: str, path: str, ctx) -
     return next((r for r in redirects if r.location is not None and r.location.index == chosen.index), None)
 
 
+def followed_redirects(ctx):
+    """(source, redirect, the walks `follow` finds from it) for every redirect of every site."""
+    for source, site in ctx.sites():
+        for redirect in redirects_of(source, site):
+            yield source, redirect, follow(ctx, redirect)
+
+
 def describe(redirect: Redirect) -> str:
     if redirect.loc == ("tls", "redirect_http"):
         return f"site {redirect.site} (http -> https)"

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from proxygen.lint.rule import Hit, Rule
-from proxygen.lint.rules._shared import describe, follow, redirects_of
+from proxygen.lint.rules._shared import describe, followed_redirects
 
 
 def check(ctx):
-    for source, site in ctx.sites():
-        for redirect in redirects_of(source, site):
-            for hops, loop in follow(ctx, redirect):
-                if loop and (hops[-1][0].site, hops[-1][0].loc) == (redirect.site, redirect.loc):
-                    path = " -> ".join(url for _, url in hops if url)
-                    yield Hit(source, redirect.loc,
-                              f"redirect loop: {path} comes back to {describe(redirect)}; "
-                              f"point one of these redirects at the final URL")
-                    break
+    for source, redirect, walks in followed_redirects(ctx):
+        for hops, loop in walks:
+            if loop and (hops[-1][0].site, hops[-1][0].loc) == (redirect.site, redirect.loc):
+                path = " -> ".join(url for _, url in hops if url)
+                yield Hit(source, redirect.loc,
+                          f"redirect loop: {path} comes back to {describe(redirect)}; "
+                          f"point one of these redirects at the final URL")
+                break
 
 
 RULE = Rule(

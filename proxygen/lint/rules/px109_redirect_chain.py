@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from proxygen.lint.rule import Hit, Rule
-from proxygen.lint.rules._shared import describe, follow, redirects_of
+from proxygen.lint.rules._shared import describe, followed_redirects
 
 
 def check(ctx):
-    for source, site in ctx.sites():
-        for redirect in redirects_of(source, site):
-            for hops, loop in follow(ctx, redirect):
-                if len(hops) < 2:
-                    continue
-                if loop and any((r.site, r.loc) == (redirect.site, redirect.loc) for r, _ in hops[1:]):
-                    continue  # part of a loop: PX108
-                final = next((url for _, url in reversed(hops) if url), hops[-1][1])
-                advice = "which ends in a redirect loop (PX108)" if loop else f"redirect to {final} directly"
-                yield Hit(source, redirect.loc,
-                          f"redirect chain: {hops[0][1]} is redirected again by {describe(hops[1][0])}"
-                          f"{' (and further)' if len(hops) > 2 else ''}; {advice}")
-                break
+    for source, redirect, walks in followed_redirects(ctx):
+        for hops, loop in walks:
+            if len(hops) < 2:
+                continue
+            if loop and any((r.site, r.loc) == (redirect.site, redirect.loc) for r, _ in hops[1:]):
+                continue  # part of a loop: PX108
+            final = next((url for _, url in reversed(hops) if url), hops[-1][1])
+            advice = "which ends in a redirect loop (PX108)" if loop else f"redirect to {final} directly"
+            yield Hit(source, redirect.loc,
+                      f"redirect chain: {hops[0][1]} is redirected again by {describe(hops[1][0])}"
+                      f"{' (and further)' if len(hops) > 2 else ''}; {advice}")
+            break
 
 
 RULE = Rule(
