@@ -136,7 +136,9 @@ entries:
 """
 
 
-def _asn_repo(tmp_path, asn_db):
+def _asn_repo(tmp_path, asn_db, copy_to="asn.mmdb"):
+    """A repository whose blocklist has one ASN entry, with crawlers.asn_db = `asn_db` and the
+    bundled test database copied to `copy_to`."""
     from pathlib import Path
 
     from .conftest import SETTINGS
@@ -144,7 +146,7 @@ def _asn_repo(tmp_path, asn_db):
     settings = copy.deepcopy(SETTINGS)
     settings.setdefault("crawlers", {})["asn_db"] = asn_db
     write_repo(tmp_path, settings=settings)
-    shutil.copy(Path(__file__).resolve().parents[2] / "examples" / "synthetic-asn.mmdb", tmp_path / "asn.mmdb")
+    shutil.copy(Path(__file__).resolve().parents[2] / "examples" / "synthetic-asn.mmdb", tmp_path / copy_to)
     (tmp_path / "blocklists").mkdir()
     (tmp_path / "blocklists" / "manual.yml").write_text(ASN_BLOCKLIST)
     return load_repository(tmp_path)

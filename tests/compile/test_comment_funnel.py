@@ -3,9 +3,6 @@ characters, and the re-check proves it stayed inside the comment it was printed 
 
 from __future__ import annotations
 
-import copy
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +10,6 @@ from proxygen.compile.check import CheckError, check_structure
 from proxygen.compile.quote import COMMENT_MAX, QuoteError, comment_text
 from proxygen.compile.render import Funnel, TemplateBug, _current, environment
 
-from .conftest import SETTINGS, write_repo
 from .payloads import CONTROL, STRUCTURAL
 
 
@@ -81,28 +77,14 @@ def test_quoted_value_inside_a_comment_is_still_a_template_bug():
         check_structure("t.conf", real, shadow, funnel)
 
 
-ASN_BLOCKLIST = """\
-entries:
-  - asn: 136907
-    action: block
-    status: 403
-    reason: "distributed crawl from one cloud ASN"
-    created: 2026-11-01
-"""
-
-
 def test_asn_database_path_with_a_newline_cannot_inject_config(tmp_path):
     """The database path from proxygen.yml is printed in the geo's comment: a newline in it is refused."""
     from proxygen.compile.build import build
     from proxygen.errors import ProxygenError
-    from proxygen.model import load_repository
+
+    from .test_blocklist_build import _asn_repo
 
     name = "asn\nlisten 1;.mmdb"
-    settings = copy.deepcopy(SETTINGS)
-    settings["crawlers"] = {"asn_db": name}
-    write_repo(tmp_path, settings)
-    shutil.copy(Path(__file__).resolve().parents[2] / "examples" / "synthetic-asn.mmdb", tmp_path / name)
-    (tmp_path / "blocklists").mkdir()
-    (tmp_path / "blocklists" / "manual.yml").write_text(ASN_BLOCKLIST)
+    repo = _asn_repo(tmp_path, name, copy_to=name)
     with pytest.raises(ProxygenError, match=r"a comment cannot contain U\+000A"):
-        build(load_repository(tmp_path), "edge")
+        build(repo, "edge")
