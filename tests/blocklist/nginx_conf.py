@@ -63,7 +63,15 @@ def blocklist_server(data: RenderData) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_conf(prefix: Path, data: RenderData, port: int) -> Path:
+DEFAULT_LOCATIONS = """\
+        location / { try_files /ok.txt =500; }
+        location = /stop-crawling.txt { }"""
+
+
+def write_conf(prefix: Path, data: RenderData, port: int, *, http_extra: str = "",
+               locations: str = DEFAULT_LOCATIONS) -> Path:
+    """nginx.conf serving /ok.txt behind `data`'s blocklist; `http_extra` adds http-level lines (zones,
+    maps), `locations` replaces the server's locations."""
     for d in ("logs", "tmp", "html"):
         (prefix / d).mkdir(parents=True, exist_ok=True)
     # Served from files, not `return`: return runs in the rewrite phase, before limit_req would.
@@ -85,12 +93,12 @@ http {{
     set_real_ip_from 127.0.0.1;
     real_ip_header X-Forwarded-For;
 {blocklist_http(data)}
+{http_extra}
     server {{
         listen 127.0.0.1:{port};
 {blocklist_server(data)}
         root {prefix}/html;
-        location / {{ try_files /ok.txt =500; }}
-        location = /stop-crawling.txt {{ }}
+{locations}
     }}
 }}
 """

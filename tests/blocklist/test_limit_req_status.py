@@ -5,14 +5,13 @@ throttle zones included. simulate reports that status, per request and per rule;
 from __future__ import annotations
 
 import http.client
-import os
 import time
 from datetime import datetime, timezone
 
 import polars as pl
 import pytest
 
-from nginx_conf import RunningNginx, blocklist_http, blocklist_server, free_port, nginx_test
+from nginx_conf import RunningNginx, free_port, nginx_test, write_conf
 from proxygen.blocklist.render import render_data
 from proxygen.blocklist.store import load_blocklists
 from proxygen.model.settings import Settings
@@ -106,42 +105,18 @@ def test_log_replay_reports_the_same_statuses_per_rule(tmp_path):
 def _conf(prefix, data, port):
     """The placements the build renders: the blocklist's limit_req at server level with status 429,
     repeated first in a location with limit_req of its own; limit_req_status per location."""
-    for d in ("logs", "tmp", "html"):
-        (prefix / d).mkdir(parents=True, exist_ok=True)
-    (prefix / "html/ok.txt").write_text("ok\n")
-    user = "user root;" if os.geteuid() == 0 else ""
     bl = "limit_req zone=crawl burst=2 nodelay;"
-    conf = f"""
-{user}
-worker_processes 1;
-error_log {prefix}/logs/error.log info;
-pid {prefix}/logs/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/tmp/body; proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi; uwsgi_temp_path {prefix}/tmp/uwsgi; scgi_temp_path {prefix}/tmp/scgi;
-    set_real_ip_from 127.0.0.1;
-    real_ip_header X-Forwarded-For;
-{blocklist_http(data)}
-    map $request_method $glob_key {{ default ""; GET all; }}
+    zones = """\
+    map $request_method $glob_key { default ""; GET all; }
     limit_req_zone $glob_key zone=glob:1m rate=60000r/m;
-    limit_req_zone $binary_remote_addr zone=api:1m rate=60r/m;
-    server {{
-        listen 127.0.0.1:{port};
-{blocklist_server(data)}
-        root {prefix}/html;
+    limit_req_zone $binary_remote_addr zone=api:1m rate=60r/m;"""
+    locations = f"""\
         location / {{ try_files /ok.txt =500; }}
         location /product/ {{ {bl} limit_req zone=glob burst=100 nodelay; limit_req_status 503;
                              try_files /ok.txt =500; }}
         location /api/ {{ {bl} limit_req zone=api burst=100 nodelay; try_files /ok.txt =500; }}
-        location /search {{ limit_req_status 503; try_files /ok.txt =500; }}
-    }}
-}}
-"""
-    path = prefix / "nginx.conf"
-    path.write_text(conf)
-    return path
+        location /search {{ limit_req_status 503; try_files /ok.txt =500; }}"""
+    return write_conf(prefix, data, port, http_extra=zones, locations=locations)
 
 
 def _get(port, ip, path):
