@@ -195,41 +195,34 @@ def _accepts_after(nfa: _Nfa, state: int, accept: int) -> bool:
     return accept in nfa.closure(state)
 
 
-def ambiguous(nfa: _Nfa, start: int, accept: int) -> bool:
-    """Does some non-empty string have two different paths (different character edges) to `accept`?"""
-    first = (start, start, False)
-    seen, todo = {first}, [first]
-    while todo:
-        p, q, diverged = todo.pop()
-        if diverged and _accepts_after(nfa, p, accept) and _accepts_after(nfa, q, accept):
-            return True
-        for ep, cp, tp in _consuming(nfa, p):
-            for eq, cq, tq in _consuming(nfa, q):
-                if cp & cq:
-                    state = (tp, tq, diverged or ep != eq)
-                    if state not in seen:
-                        seen.add(state)
-                        todo.append(state)
-    return False
-
-
-def intersect(a: tuple[_Nfa, int, int], b: tuple[_Nfa, int, int]) -> bool:
-    """Do two automata accept a common non-empty string?"""
+def _joint_path(a: tuple[_Nfa, int, int], b: tuple[_Nfa, int, int], mark) -> bool:
+    """Walk both automata over the same characters: is there a string both accept along paths whose
+    flag ends up set? `mark(flag, edge_a, edge_b)` updates the flag at each character."""
     (na, sa, aa), (nb, sb, ab) = a, b
     first = (sa, sb, False)
     seen, todo = {first}, [first]
     while todo:
-        p, q, consumed = todo.pop()
-        if consumed and _accepts_after(na, p, aa) and _accepts_after(nb, q, ab):
+        p, q, flag = todo.pop()
+        if flag and _accepts_after(na, p, aa) and _accepts_after(nb, q, ab):
             return True
-        for _, cp, tp in _consuming(na, p):
-            for _, cq, tq in _consuming(nb, q):
+        for ep, cp, tp in _consuming(na, p):
+            for eq, cq, tq in _consuming(nb, q):
                 if cp & cq:
-                    state = (tp, tq, True)
+                    state = (tp, tq, mark(flag, ep, eq))
                     if state not in seen:
                         seen.add(state)
                         todo.append(state)
     return False
+
+
+def ambiguous(nfa: _Nfa, start: int, accept: int) -> bool:
+    """Does some non-empty string have two different paths (different character edges) to `accept`?"""
+    return _joint_path((nfa, start, accept), (nfa, start, accept), lambda flag, ep, eq: flag or ep != eq)
+
+
+def intersect(a: tuple[_Nfa, int, int], b: tuple[_Nfa, int, int]) -> bool:
+    """Do two automata accept a common non-empty string?"""
+    return _joint_path(a, b, lambda flag, ep, eq: True)
 
 
 def _never_backtracks(seq) -> bool:
