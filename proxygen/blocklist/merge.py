@@ -265,6 +265,39 @@ def _aggregate(entries: list[Entry], summary: MergeSummary) -> list[Entry]:
     return out
 
 
+def _without_redundant(entries: list[Entry], summary: MergeSummary) -> list[Entry]:
+    """The rules whatever order proposals came in: one key keeps its strongest action (aggregating
+    two throttled /21s can produce the /20 that is blocked), and a network inside a broader one with
+    an equal or stronger action is dropped (in the geo the narrower one would win and weaken it)."""
+    best: dict[tuple, Entry] = {}
+    for e in entries:
+        other = best.get(e.identity)
+        if other is None or e.severity > other.severity:
+            best[e.identity] = e
+    table: dict[tuple[int, int], dict[int, Entry]] = {}
+    for e in best.values():
+        if e.key_type in ("ip", "cidr"):
+            version, addr, length = _net(e)
+            table.setdefault((version, length), {})[addr] = e
+    kept = []
+    for e in best.values():
+        cover = None
+        if e.key_type in ("ip", "cidr"):
+            version, addr, length = _net(e)
+            bits = 128 if version == 6 else 32
+            for (v, shorter), nets in table.items():
+                if v == version and shorter < length:
+                    broader = nets.get((addr >> (bits - shorter)) << (bits - shorter))
+                    if broader is not None and broader.severity >= e.severity:
+                        cover = broader
+                        break
+        if cover is None:
+            kept.append(e)
+        else:
+            summary.aggregated.append(f"{e.rule_id} dropped: inside {cover.rule_id} ({cover.code})")
+    return kept
+
+
 def _merged(net, inside: list[Entry], summary: MergeSummary) -> Entry:
     """One entry for an aggregate: the oldest created, the latest expiry, every reason."""
     reasons = list(dict.fromkeys(m.reason for m in inside))
@@ -364,7 +397,7 @@ def merge_proposals(blocklists_dir, proposals: list[Proposal], *, allowlists=Non
         analyzer_cover.add(entry)
         summary.added.append(entry)
 
-    entries = sorted(_aggregate(entries, summary), key=_sort_key)
+    entries = sorted(_without_redundant(_aggregate(entries, summary), summary), key=_sort_key)
     used = {e.zone for e in entries if e.action == "throttle"}
     zones = {name: z for name, z in zones.items() if name in used}
     check_references(Blocklist(files=[*others, BlocklistFile(path=path, entries=entries, zones=zones)]))

@@ -53,3 +53,20 @@ def test_merging_in_two_batches_equals_merging_at_once(tmp_path_factory, items, 
     merge_proposals(twice, proposals[split:], now=NOW)
     rules = lambda d: sorted((e.rule_id, e.code) for e in load_blocklists(d).entries)  # noqa: E731
     assert rules(once) == rules(twice)
+
+
+def test_aggregates_never_collide_with_or_weaken_a_stronger_entry(tmp_path):
+    """Two throttled /21s aggregate to the /20 that is blocked: the block stays, alone; a throttled
+    network inside a blocked one is dropped (in the geo it would win and weaken the block)."""
+    block, throttle = 0, 1
+    cases = [[(ipaddress.ip_network("0.0.0.0/20"), block), (ipaddress.ip_network("0.0.0.0/21"), throttle),
+              (ipaddress.ip_network("0.0.8.0/21"), throttle)],
+             [(ipaddress.ip_network("0.0.0.0/21"), throttle), (ipaddress.ip_network("0.0.0.0/20"), throttle),
+              (ipaddress.ip_network("0.0.0.0/20"), block), (ipaddress.ip_network("0.0.0.0/21"), block)]]
+    for n, items in enumerate(cases):
+        for split in range(len(items) + 1):
+            directory = tmp_path / f"c{n}s{split}"
+            proposals = [_proposal(net, a) for net, a in items]
+            merge_proposals(directory, proposals[:split], now=NOW)
+            merge_proposals(directory, proposals[split:], now=NOW)
+            assert [(e.rule_id, e.code) for e in load_blocklists(directory).entries] == [("0.0.0.0/20", "block403")]
