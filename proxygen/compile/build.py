@@ -70,10 +70,12 @@ def build(repo: Repository, host: str | None = None,
     """
     result = BuildResult()
     settings = adapt_settings(repo.settings) if adapt_settings is not None else repo.settings
-    for h in select_hosts(repo, host):
+    hosts = select_hosts(repo, host)
+    blocklist = blocklist_data(repo, settings) if hosts else (None, [])  # the same for every host: read once
+    for h in hosts:
         if adapt is not None:
             h = adapt(h)
-        result.hosts[h.name] = build_host(repo, h, settings)
+        result.hosts[h.name] = build_host(repo, h, settings, blocklist)
     return result
 
 
@@ -215,12 +217,14 @@ def check_tarpit_page(repo: Repository, sites: list) -> None:
         raise DeclarationError(problems)
 
 
-def build_host(repo: Repository, host: Host, settings=None) -> HostOutput:
+def build_host(repo: Repository, host: Host, settings=None, blocklist=None) -> HostOutput:
+    """One host's files. `blocklist` is blocklist_data()'s (data, warnings), read once per build."""
     settings = settings or repo.settings
     view = HostView(host, settings, repo.sites_of(host))
     out = HostOutput(host.name, host.nginx_version, sites=list(host.sites))
     check_tarpit_page(repo, view.sites)
-    bl, out.warnings = blocklist_data(repo, settings)
+    bl, warnings = blocklist if blocklist is not None else blocklist_data(repo, settings)
+    out.warnings = list(warnings)
     if bl is not None and bl.zones:
         bl, placed = place_throttles(repo, bl, view.sites)
         out.warnings.extend(placed)
