@@ -541,21 +541,12 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
                 .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32)))
 
     def ip_enrichment():
-        """(ip_h, prefix, asn, asn_org): one ASN lookup per distinct IP."""
-        keys = ip_keys
-        if db is not None:
-            asns, orgs = [], []
-            for start in range(0, keys.height, 100_000):  # in slices: a million records at once is ~300 MB
-                part_asns, part_orgs = db.lookup_many(keys["key"].slice(start, 100_000).to_list())
-                # into polars at once: a million Python strings would outlive their use by far
-                asns.append(pl.Series("asn", part_asns, dtype=pl.Int64))
-                orgs.append(pl.Series("asn_org", part_orgs, dtype=pl.Utf8))
-                del part_asns, part_orgs
-            asn, org = pl.concat(asns), pl.concat(orgs)
-        else:
-            asn = pl.Series("asn", [None] * keys.height, dtype=pl.Int64)
-            org = pl.Series("asn_org", [None] * keys.height, dtype=pl.Utf8)
-        return keys.select("ip_h", ip_prefixes(keys["key"], prefix_v4, prefix_v6), asn, org)
+        """(ip_h, prefix, asn, asn_org): the ASN of every distinct IP (see `_asn_of`)."""
+        keys = ip_keys.select("ip_h", "key", ip_prefixes(ip_keys["key"], prefix_v4, prefix_v6))
+        if db is None:
+            return keys.select("ip_h", "prefix", pl.lit(None, dtype=pl.Int64).alias("asn"),
+                               pl.lit(None, dtype=pl.Utf8).alias("asn_org"))
+        return _asn_of(keys, db, prefix_v4, prefix_v6)
 
     # Independent pieces run in parallel threads: polars releases the GIL while it computes.
     from concurrent.futures import ThreadPoolExecutor
@@ -704,6 +695,53 @@ def _after_limited(lines, fine, key: str, known, out: _Partial):
     if counted.height:
         out.add(counted)
     return known
+
+
+def _asn_of(keys, db, v4_len: int, v6_len: int):
+    """(ip_h, prefix, asn, asn_org) for the (ip_h, key, prefix) rows: the same answers as a lookup per
+    IP, with far fewer lookups.
+
+    One address per prefix is looked up first; when the database network holding it covers the
+    whole prefix (a /24 inside an ISP's /12, as with most real data), every IP of the prefix shares
+    its answer. The IPs of other prefixes (the database splits them, or an IPv4-mapped IPv6
+    address sits in an IPv4 prefix) are looked up one by one.
+    """
+    import polars as pl
+
+    key_v6, prefix_v6 = pl.col("key").str.contains(":", literal=True), pl.col("prefix").str.contains(":", literal=True)
+    plain = keys.filter(pl.col("prefix").is_not_null() & (key_v6 == prefix_v6))
+    firsts = plain.group_by("prefix").agg(pl.col("key").min())  # min: any member would do, this is stable
+    covered = firsts.select("prefix", pl.when(prefix_v6).then(v6_len).otherwise(v4_len).alias("_len"))
+    asns, orgs, lengths = [], [], []
+    for start in range(0, firsts.height, 100_000):  # in slices: a million records at once is ~300 MB
+        part = db.lookup_networks(firsts["key"].slice(start, 100_000).to_list())
+        asns.append(pl.Series("asn", part[0], dtype=pl.Int64))
+        orgs.append(pl.Series("asn_org", part[1], dtype=pl.Utf8))
+        lengths.append(pl.Series("_found", part[2], dtype=pl.Int64))
+        del part
+    if asns:
+        looked_up = covered.with_columns(firsts["key"], pl.concat(asns), pl.concat(orgs), pl.concat(lengths))
+    else:
+        looked_up = covered.with_columns(firsts["key"], pl.lit(None, dtype=pl.Int64).alias("asn"),
+                                         pl.lit(None, dtype=pl.Utf8).alias("asn_org"),
+                                         pl.lit(None, dtype=pl.Int64).alias("_found"))
+    covered = looked_up.filter(pl.col("_found") <= pl.col("_len")).select("prefix", "asn", "asn_org")
+    shared = plain.join(covered, on="prefix", how="inner").select("ip_h", "prefix", "asn", "asn_org")
+    rest = keys.join(shared.select("ip_h"), on="ip_h", how="anti")
+    # the looked-up address of a prefix the database splits keeps its own answer
+    known = rest.join(looked_up.select("key", "asn", "asn_org"), on="key", how="inner").select(
+        "ip_h", "prefix", "asn", "asn_org")
+    rest = rest.join(known.select("ip_h"), on="ip_h", how="anti")
+    asns, orgs = [], []
+    for start in range(0, rest.height, 100_000):
+        part_asns, part_orgs = db.lookup_many(rest["key"].slice(start, 100_000).to_list())
+        # into polars at once: a million Python strings would outlive their use by far
+        asns.append(pl.Series("asn", part_asns, dtype=pl.Int64))
+        orgs.append(pl.Series("asn_org", part_orgs, dtype=pl.Utf8))
+        del part_asns, part_orgs
+    rest = rest.select("ip_h", "prefix", pl.concat(asns) if asns else pl.lit(None, dtype=pl.Int64).alias("asn"),
+                       pl.concat(orgs) if orgs else pl.lit(None, dtype=pl.Utf8).alias("asn_org"))
+    return pl.concat([shared, known, rest])
 
 
 def _rates(minutes, key: str):

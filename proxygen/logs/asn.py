@@ -84,6 +84,28 @@ class AsnDb:
                     return None
 
             records = list(map(careful, ips))
+        return self._columns(records)
+
+    def lookup_networks(self, ips: list[str]) -> tuple[list[int | None], list[str | None], list[int | None]]:
+        """Like `lookup_many`, plus the prefix length of the database network holding each address
+        (None when the value is not an address): every address in that network has the same answer."""
+        get = self._reader.get_with_prefix_len
+
+        def careful(ip):
+            try:
+                return get(ip)
+            except (ValueError, TypeError):
+                return None, None
+
+        try:
+            found = list(map(get, ips))
+        except (ValueError, TypeError):
+            found = list(map(careful, ips))
+        asns, orgs = self._columns([record for record, _ in found])
+        return asns, orgs, [length for _, length in found]
+
+    @staticmethod
+    def _columns(records: list) -> tuple[list[int | None], list[str | None]]:
         try:  # GeoLite2-ASN / DB-IP shape
             asns = [r["autonomous_system_number"] if r is not None else None for r in records]
             orgs = [r.get("autonomous_system_organization") if r is not None else None for r in records]

@@ -154,16 +154,52 @@ def test_without_database_asn_grouping_is_off_and_says_how(small_log):
     assert "GeoLite2-ASN" in traffic.asn_message and "--asn-db" in traffic.asn_message
 
 
-def test_asn_lookups_once_per_distinct_ip(tmp_path, asn_db):
+def _counting(db):
+    """Record every address the database is asked about, whichever lookup method asks."""
+    calls = []
+    for name in ("lookup_many", "lookup_networks"):
+        original = getattr(db, name)
+        setattr(db, name, lambda ips, original=original: calls.extend(ips) or original(ips))
+    return calls
+
+
+def test_asn_lookups_once_per_prefix_when_the_database_network_covers_it(tmp_path, asn_db):
     from proxygen.logs import AsnDb
 
-    calls = []
     db = AsnDb.open(asn_db)
-    original = db.lookup_many
-    db.lookup_many = lambda ips: calls.append(list(ips)) or original(ips)
+    calls = _counting(db)
     lines = [main_line(ip=f"66.249.64.{i % 3}", when=_when(0, i % 60)) for i in range(300)]
-    aggregate(open_logs([_write(tmp_path, lines)]), asn_db=db)
-    assert len(calls) == 1 and sorted(calls[0]) == ["66.249.64.0", "66.249.64.1", "66.249.64.2"]
+    traffic = aggregate(open_logs([_write(tmp_path, lines)]), asn_db=db)
+    assert calls == ["66.249.64.0"]  # Google's /19 holds the whole /24: one lookup answers its 3 IPs
+    assert traffic.by_ip["asn"].to_list() == [15169] * 3
+
+
+def test_asn_answers_are_those_of_a_lookup_per_ip_when_the_database_splits_a_prefix(tmp_path):
+    """A /24 split between two ASNs (and addresses outside any network, IPv6, an IPv4-mapped address,
+    a value that is no address): every IP gets exactly its own lookup's answer, none is asked twice."""
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    from proxygen.logs import AsnDb
+
+    writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-ASN")
+    for asn, networks in ((64500, ["198.51.100.0/25", "2001:db8::/33"]), (64501, ["198.51.100.128/26"]),
+                          (64502, ["203.0.113.0/24"])):
+        writer.insert_network(IPSet(networks), {"autonomous_system_number": asn,
+                                                "autonomous_system_organization": f"AS{asn} org"})
+    path = tmp_path / "split.mmdb"
+    writer.to_db_file(str(path))
+    ips = ["198.51.100.1", "198.51.100.127", "198.51.100.129", "198.51.100.200", "203.0.113.9",
+           "203.0.113.10", "192.0.2.1", "2001:db8::1", "2001:db8:8000::1", "::ffff:203.0.113.11", "unknown"]
+    lines = [main_line(ip=ip, when=_when(0, i)) for i, ip in enumerate(ips)]
+    db = AsnDb.open(str(path))
+    calls = _counting(db)
+    traffic = aggregate(open_logs([_write(tmp_path, lines)]), asn_db=db)
+    assert len(calls) == len(set(calls)) and set(calls) <= set(ips)
+    expected = {ip: AsnDb.open(str(path)).lookup(ip).asn for ip in ips}
+    assert dict(zip(traffic.by_ip["key"], traffic.by_ip["asn"])) == expected
+    assert expected["198.51.100.1"] == 64500 and expected["198.51.100.129"] == 64501
+    assert expected["198.51.100.200"] is None and expected["2001:db8:8000::1"] is None
 
 
 def test_merging_batches_gives_the_same_tables(tmp_path, monkeypatch):
