@@ -75,10 +75,16 @@ class Nodes:
 
     def store(self, frame, zones: Zones) -> None:
         """Write (node, W, t) back into the zones as [excess, last]."""
-        dicts = [zones.zone(name) for name in self.names]
-        zis, keys = self._zone_key(frame["node"])
-        for zi, key, w, t in zip(zis, keys, frame["W"].to_list(), frame["t"].to_list()):
-            dicts[zi][key] = [w, t]
+        import polars as pl
+
+        frame = frame.select("node", "W", "t")
+        parts = [frame] if frame.height < 2 or int(frame["node"].min()) >> 32 == int(frame["node"].max()) >> 32 \
+            else frame.with_columns((pl.col("node") // (1 << 32)).alias("zi")).partition_by("zi", include_key=False)
+        for part in parts:
+            if not part.height:
+                continue
+            zis, keys = self._zone_key(part["node"])
+            zones.zone(self.names[zis[0]]).update(zip(keys, map(list, zip(part["W"].to_list(), part["t"].to_list()))))
 
     def keys_of(self, frame):
         """frame with a `node` column + zone name and key columns."""
@@ -164,32 +170,80 @@ def _plain_key(sim, expr, cdf):
     return pl.repeat("", cdf.height, dtype=pl.Utf8, eager=True)
 
 
-def _lindley(frame, nodes: Nodes, zones: Zones):
-    """Every key's excess after each of its requests if all were accounted (Lindley's closed form),
-    starting from the zone state: adds columns W (excess), dt, and per key `bad` (some request over
-    the burst, or the clock going backwards) and `delays` (some request delayed)."""
+def _by_node(frame):
+    """`frame` sorted by node, then row: one integer sort when both fit in one Int64 (they do for
+    any realistic batch: node < 2**40, row < 2**21), else a two-column sort."""
     import polars as pl
 
-    frame = frame.sort("node", "row")
-    starts = (frame["node"] != frame["node"].shift(1, fill_value=-1))
-    segment = starts.cum_sum() - 1
+    row_bits = int(frame["row"].max() or 0).bit_length()
+    if int(frame["node"].min() or 0) >= 0 and int(frame["node"].max() or 0).bit_length() + row_bits <= 62:
+        return frame.sort(pl.col("node") * (1 << row_bits) + pl.col("row").cast(pl.Int64))
+    return frame.sort("node", "row")
+
+
+def _segments(node):
+    """(segment id per row, Boolean Series: the row starts a segment) of a node column sorted by node."""
+    seg = node.rle_id()
+    return seg, seg != seg.shift(1, fill_value=-1)
+
+
+def _any_per_segment(flag, seg, count: int):
+    """Per row: does any row of its segment have `flag` (without a window's hash grouping)."""
+    import polars as pl
+
+    hit = pl.repeat(False, count, dtype=pl.Boolean, eager=True).scatter(seg.filter(flag), True) \
+        if flag.any() else pl.repeat(False, count, dtype=pl.Boolean, eager=True)
+    return hit.gather(seg)
+
+
+def _cum_per_segment(x, seg, starts):
+    """(running sum of `x` within each segment, running minimum of that sum within the segment), for
+    rows grouped by segment. Global cumulative operations with each segment shifted below all the
+    earlier ones, so a running minimum restarts at each segment; a window grouping when the shift
+    could overflow Int64."""
+    import polars as pl
+
+    total = x.cum_sum()
+    sums = total - (total - x).filter(starts).gather(seg)
+    count = int(seg[-1]) + 1 if seg.len() else 0
+    reach = int(sums.abs().max() or 0)
+    step = 2 * reach + 2
+    if count * step + reach < (1 << 62):
+        offset = seg.cast(pl.Int64) * step
+        return sums, (sums - offset).cum_min() + offset
+    frame = pl.DataFrame({"s": sums, "g": seg})
+    return sums, frame.select(pl.col("s").cum_min().over("g")).to_series()
+
+
+def _lindley(frame, nodes: Nodes, zones: Zones):
+    """Every key's excess after each of its requests if all were accounted (Lindley's closed form),
+    starting from the zone state, on `frame` sorted by node then row: adds columns e0, t0, known
+    (the stored state), first, dt, W (excess), delayed, and per key `bad` (some request over the
+    burst, or the clock going backwards) and `delays` (some request delayed)."""
+    import polars as pl
+
+    seg, starts = _segments(frame["node"])
+    count = int(seg[-1]) + 1
     state = nodes.states(frame["node"].filter(starts), zones)
-    frame = frame.with_columns(*[state[c].gather(segment) for c in ("e0", "t0", "known")])
-    first = pl.lit(starts)
-    # a new key's first request starts at excess 0 whatever the clock (dt 0 avoids overflow)
-    prev_t = (pl.when(first & ~pl.col("known")).then(pl.col("t"))
-              .when(first).then(pl.col("t0")).otherwise(pl.col("t").shift(1)))
-    frame = frame.with_columns((pl.col("t") - prev_t).alias("dt"), first.alias("first"))
-    # a new key's first request: increment 0 from excess 0, so its excess is 0 as in nginx
-    x = pl.when(pl.col("first") & ~pl.col("known")).then(pl.lit(0)).otherwise(1000 - pl.col("rate") * pl.col("dt") // 1000)
-    frame = frame.with_columns(x.cum_sum().over("node").alias("S"))
+    e0, t0, known = (state[c].gather(seg) for c in ("e0", "t0", "known"))
+    t = frame["t"]
+    fresh = starts & ~known             # a new key's first request: excess 0 whatever the clock
+    frame = frame.with_columns(e0.alias("e0"), t0.alias("t0"), known.alias("known"), starts.alias("first"))
     frame = frame.with_columns(
-        (pl.col("S") - pl.min_horizontal(-pl.col("e0"), pl.col("S").cum_min().over("node"))).alias("W"))
+        (pl.col("t") - pl.when(pl.lit(fresh)).then(pl.col("t")).when(pl.col("first")).then(pl.col("t0"))
+         .otherwise(pl.col("t").shift(1))).alias("dt"))
+    # Lindley's recurrence W = max(0, W + x) only resets below -W, and W <= e0 + 1000 * requests: a
+    # lower clamp there gives the same W while keeping sums far from overflow.
+    floor = -(int(e0.max() or 0) + 1000 * (frame.height + 1))
+    x = frame.select(pl.when(pl.lit(fresh)).then(pl.lit(0, dtype=pl.Int64)).otherwise(
+        pl.max_horizontal(1000 - pl.col("rate") * pl.col("dt") // 1000, pl.lit(floor)))).to_series()
+    sums, low = _cum_per_segment(x, seg, starts)
+    frame = frame.with_columns((sums - pl.min_horizontal(-e0, low)).alias("W"))
     delayed = (pl.col("W") > pl.col("delay")) & ((pl.col("W") - pl.col("delay")) * 1000 // pl.col("rate") > 0)
     frame = frame.with_columns(delayed.alias("delayed"))
-    return frame.with_columns(
-        ((pl.col("W") > pl.col("burst")) | (pl.col("dt") < 0)).any().over("node").alias("bad"),
-        pl.col("delayed").any().over("node").alias("delays"))
+    flags = frame.select((pl.col("W") > pl.col("burst")) | (pl.col("dt") < 0), "delayed")
+    return frame.with_columns(_any_per_segment(flags.to_series(0), seg, count).alias("bad"),
+                              _any_per_segment(flags.to_series(1), seg, count).alias("delays"))
 
 
 def _last_states(frame):
@@ -255,19 +309,16 @@ def _zero_burst_keys(frame, nodes: Nodes, zones: Zones, rejected: list):
 
     from proxygen.simulate.limit_req import REJECTED
 
-    # `frame` comes sorted by node, row (filtered from _lindley's output)
-    starts = (frame["node"] != frame["node"].shift(1, fill_value=-1))
-    state = nodes.states(frame["node"].filter(starts), zones)
-    frame = frame.with_columns(*[state[c].gather(starts.cum_sum() - 1) for c in ("e0", "t0", "known")])
-    # a key with few requests is cheaper in the loop than in a dozen vector operations
-    ok = frame.group_by("node").agg(
-        ((pl.len() > 256) & (pl.col("burst") == 0).all() & (pl.col("e0").first() == 0)
-         & (pl.col("t").diff().fill_null(0) >= 0).all()
-         & (~pl.col("known").first() | (pl.col("t").first() >= pl.col("t0").first()))).alias("ok"))
-    ok = ok.filter(pl.col("ok")).select("node")
-    rest = frame.join(ok, on="node", how="anti").select(
-        "row", "t", "slot", "zi", "node", "rate", "burst", "delay")
-    fast = frame.join(ok, on="node", how="semi", maintain_order="left")
+    # `frame`: whole keys of _lindley's output (sorted by node, row; its e0, t0, known and dt columns).
+    # A key with few requests is cheaper in the loop than in a dozen vector operations.
+    seg, starts = _segments(frame["node"])
+    count = int(seg[-1]) + 1
+    first = starts.arg_true()
+    sizes = pl.concat([first.slice(1), pl.Series([frame.height], dtype=first.dtype)]) - first
+    unfit = frame.select((pl.col("burst") != 0) | (pl.col("e0") != 0) | (pl.col("dt") < 0)).to_series()
+    ok = ~_any_per_segment(unfit, seg, count) & (sizes > 256).gather(seg)
+    rest = frame.filter(~ok).select("row", "t", "slot", "zi", "node", "rate", "burst", "delay")
+    fast = frame.filter(ok)
     hits = []
     for (node,), sub in fast.partition_by("node", as_dict=True, maintain_order=True).items():
         t = sub["t"]
@@ -321,7 +372,7 @@ def replay(sim, df, events, nodes: Nodes):
     is_unsafe = pl.col("zi").is_in(unsafe_zi)
     safe = events.filter(~is_unsafe) if unsafe_zi else events
     unsafe_events = events.filter(is_unsafe) if unsafe_zi else events.clear()
-    bound = _lindley(safe, nodes, zones) if safe.height else None
+    bound = _lindley(_by_node(safe), nodes, zones) if safe.height else None
     inert = ~pl.col("bad") & ~pl.col("delays")      # constant over a key's rows
     if bound is not None:
         active = pl.concat([unsafe_events, bound.filter(~inert).select(events.columns)])
@@ -361,7 +412,7 @@ def replay(sim, df, events, nodes: Nodes):
                                          names.gather(vector_hits["zi"]).alias("zone"))
         nodes.store(_last_states(candidates), zones)
         # A key alone on its requests (others inert) in a safe zone is a single leaky bucket: a tight loop.
-        solo = bound.filter(pl.col("bad") & ~in_slow).select(events.columns)
+        solo = bound.filter(pl.col("bad") & ~in_slow)
         if solo.height:
             zero_hits, loop = _zero_burst_keys(solo, nodes, zones, rejected)
             if loop.height:
@@ -398,7 +449,7 @@ def replay(sim, df, events, nodes: Nodes):
             accounted = (inert_rows.filter(is_touched).select(events.columns)
                          .filter(~pl.col("row").is_in(pl.Series(rejected, dtype=safe["row"].dtype).implode())))
             if accounted.height:
-                nodes.store(_last_states(_lindley(accounted, nodes, zones)), zones)
+                nodes.store(_last_states(_lindley(_by_node(accounted), nodes, zones)), zones)
     frames = ([] if vector_hits is None else [vector_hits]) + zero_hits
     if results:
         rows = list(results)
