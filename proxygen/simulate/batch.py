@@ -9,8 +9,8 @@ The other keys are exact from the same computation when they never exceed their 
 request with another non-inert key; otherwise they are replayed request by request (a single key in
 a tight loop, keys linked through shared requests with `limit_req.check`, as nginx couples them),
 except a single key whose limit lines all have burst 0 (OFF's global zones), whose accepted requests
-form a chain found by pointer doubling. Inert keys then get their exact state from the requests that
-were not rejected. Zones whose idle-node eviction could be observed are always replayed one by one.
+form a chain (each one the first request m0 ms after the previous). Inert keys then get their exact
+state from the requests that were not rejected. Zones whose idle-node eviction could be observed are always replayed one by one.
 Keys are integers (`Nodes`), so all of this sorts and groups numbers, not strings. Tests compare this
 with request-by-request replay on random traffic and on synthetic OFF traffic.
 """
@@ -298,13 +298,15 @@ def _solo_buckets(frame, nodes: Nodes, zones: Zones, results: dict, rejected: li
 
 
 def _zero_burst_keys(frame, nodes: Nodes, zones: Zones, rejected: list):
-    """Keys whose every limit line has burst 0 (OFF's global zones), replayed without a Python loop.
+    """Keys whose every limit line has burst 0 (OFF's global zones), replayed as accepted-request chains.
 
     With burst 0 an accepted request always leaves excess 0, so a request passes exactly when at
     least m0 = ceil(1000000 / rate) ms have passed since the last accepted one: the accepted
-    requests are a chain (each one's successor is the first request m0 ms later), found for all
-    requests at once by pointer doubling. Only keys whose clock never goes back qualify.
-    Returns (hits frame, the events it did not handle)."""
+    requests are a chain (each one's successor is the first request m0 ms later, found for all
+    requests at once by binary search), walked in as many steps as there are accepted requests.
+    Only keys whose clock never goes back qualify.
+    Appends the rejected rows (a Series per key) to `rejected`; returns (hits frames, the events it
+    did not handle)."""
     import polars as pl
 
     from proxygen.simulate.limit_req import REJECTED
@@ -318,30 +320,32 @@ def _zero_burst_keys(frame, nodes: Nodes, zones: Zones, rejected: list):
     unfit = frame.select((pl.col("burst") != 0) | (pl.col("e0") != 0) | (pl.col("dt") < 0)).to_series()
     ok = ~_any_per_segment(unfit, seg, count) & (sizes > 256).gather(seg)
     rest = frame.filter(~ok).select("row", "t", "slot", "zi", "node", "rate", "burst", "delay")
-    fast = frame.filter(ok)
+    fast = frame.filter(ok).select("row", "t", "zi", "node", "rate", "t0", "known")
     hits = []
-    for (node,), sub in fast.partition_by("node", as_dict=True, maintain_order=True).items():
+    bounds = _segments(fast["node"])[1].arg_true().to_list() + [fast.height]
+    for begin, end in zip(bounds, bounds[1:]):        # one key at a time (few: the global buckets)
+        sub = fast.slice(begin, end - begin)
         t = sub["t"]
         n = t.len()
         m0 = -(-1_000_000 // sub["rate"][0])
         start = int(t.search_sorted(sub["t0"][0] + m0, side="left")) if sub["known"][0] else 0
-        step = pl.concat([t.search_sorted(t + m0, side="left").cast(pl.Int64), pl.Series([n], dtype=pl.Int64)])
-        jumps = [step]                               # jumps[j][i]: the accepted request 2**j after i
-        while (1 << len(jumps)) <= n:
-            jumps.append(jumps[-1].gather(jumps[-1]))
-        chain = pl.Series([start], dtype=pl.Int64)
-        for jump in reversed(jumps):
-            chain = pl.concat([chain, jump.gather(chain)])
-        chain = chain.filter(chain < n)
-        accepted = pl.Series([False] * n, dtype=pl.Boolean).scatter(chain, True) if chain.len() else \
-            pl.Series([False] * n, dtype=pl.Boolean)
+        successor = t.search_sorted(t + m0, side="left").to_list()   # the first request m0 ms later
+        accepted_at = []
+        i = start
+        while i < n:                                 # as many steps as accepted requests
+            accepted_at.append(i)
+            i = successor[i]
+        chain = pl.Series(accepted_at, dtype=pl.Int64)
+        accepted = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
+        if chain.len():
+            accepted = accepted.scatter(chain, True)
         refused = sub.filter(~accepted)
         if refused.height:
             hits.append(refused.select("row", pl.lit(REJECTED).alias("status"),
                                        pl.lit(nodes.names[sub["zi"][0]]).alias("zone")))
-            rejected.extend(refused["row"].to_list())
+            rejected.append(refused["row"])
         if chain.len():
-            nodes.store(pl.DataFrame({"node": [node], "W": [0], "t": [t[int(chain.max())]]}), zones)
+            nodes.store(pl.DataFrame({"node": [sub["node"][0]], "W": [0], "t": [t[int(chain.max())]]}), zones)
     return hits, rest
 
 
@@ -401,6 +405,7 @@ def replay(sim, df, events, nodes: Nodes):
     results: dict[int, tuple] = {}
     vector_hits = None
     rejected: list[int] = []
+    rejected_runs: list = []                        # Series of rejected rows (the burst-0 chains)
     zero_hits = []
     slow = unsafe_events
     if bound is not None:
@@ -414,7 +419,7 @@ def replay(sim, df, events, nodes: Nodes):
         # A key alone on its requests (others inert) in a safe zone is a single leaky bucket: a tight loop.
         solo = bound.filter(pl.col("bad") & ~in_slow)
         if solo.height:
-            zero_hits, loop = _zero_burst_keys(solo, nodes, zones, rejected)
+            zero_hits, loop = _zero_burst_keys(solo, nodes, zones, rejected_runs)
             if loop.height:
                 _solo_buckets(loop, nodes, zones, results, rejected)
         if slow_nodes:
@@ -440,14 +445,15 @@ def replay(sim, df, events, nodes: Nodes):
     if bound is not None:
         inert_rows = bound.filter(inert)
         touched: list = []
-        if rejected and inert_rows.height:
-            gone = pl.Series(rejected, dtype=inert_rows["row"].dtype).implode()
+        gone = pl.concat([pl.Series(rejected, dtype=inert_rows["row"].dtype),
+                          *[r.cast(inert_rows["row"].dtype) for r in rejected_runs]]).implode()
+        if gone[0].len() and inert_rows.height:
             touched = inert_rows.filter(pl.col("row").is_in(gone))["node"].unique().to_list()
         is_touched = pl.col("node").is_in(pl.Series(touched, dtype=pl.Int64).implode())
         nodes.store(_last_states(inert_rows.filter(~is_touched)), zones)
         if touched:
             accounted = (inert_rows.filter(is_touched).select(events.columns)
-                         .filter(~pl.col("row").is_in(pl.Series(rejected, dtype=safe["row"].dtype).implode())))
+                         .filter(~pl.col("row").is_in(gone)))
             if accounted.height:
                 nodes.store(_last_states(_lindley(_by_node(accounted), nodes, zones)), zones)
     frames = ([] if vector_hits is None else [vector_hits]) + zero_hits
