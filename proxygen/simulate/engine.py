@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from proxygen.simulate.iptable import lookup_many
 from proxygen.simulate.limit_req import (DELAYED, DELAYED_DRY_RUN, NOT_LIMITED, PASSED, REJECTED,
                                          REJECTED_DRY_RUN, Limit, Zones, check)
 from proxygen.simulate.rules import BlocklistRules, Decision, NO_RULE
@@ -104,6 +105,28 @@ def _combined_codes(df, columns):
             code = code.rank("dense").cast(pl.Int64)
         code = code * width + part
     return code.alias("code")
+
+
+def _contexts(df, columns):
+    """(context index per row, first row of each context, in order of appearance): rows share a
+    context exactly when all `columns` (strings) are equal. Grouped by a 64-bit hash of the columns,
+    then checked row by row against the context's first row: on a collision, by exact codes."""
+    import polars as pl
+
+    mixed = None
+    for c in columns:
+        part = df[c].hash(seed=0)
+        mixed = part if mixed is None else (mixed * 0x9E3779B97F4A7C15) ^ part
+    firsts = mixed.arg_unique()
+    ctx = mixed.to_frame("h").join(mixed.gather(firsts).to_frame("h").with_row_index("ctx"), on="h", how="left",
+                                   maintain_order="left")["ctx"]
+    if all((df[c] == df[c].gather(firsts).gather(ctx)).all() for c in columns):
+        return ctx, firsts
+    codes = _combined_codes(df, columns)
+    firsts = codes.arg_unique()
+    ctx = codes.to_frame().join(codes.gather(firsts).to_frame().with_row_index("ctx"), on="code", how="left",
+                                maintain_order="left")["ctx"]
+    return ctx, firsts
 
 
 class Simulator:
@@ -365,15 +388,19 @@ class Simulator:
             return
         # Everything but the clock and the path depends on (address, user agent, method) only:
         # evaluate the rules once per such context, then gather per request.
-        codes = _combined_codes(df, ("client_ip", "user_agent", "method"))
-        firsts = codes.arg_unique()
-        ctx = codes.to_frame().join(codes.gather(firsts).to_frame().with_row_index("ctx"), on="code", how="left",
-                                    maintain_order="left")["ctx"]
+        ctx, firsts = _contexts(df, ("client_ip", "user_agent", "method"))
         cdf = df.select("client_ip", "user_agent", "method").gather(firsts)
+        # Every context's address in the blocklist's geo and the allowlist, parsed once for both.
+        tables = ([self.rules.geo_table] if self.rules is not None else []) + (
+            [self.site_rules.vars.allowlist_table()] if self.site_rules is not None
+            and self.site_rules.vars.allowlists is not None else [])
+        answers = lookup_many(tables, cdf["client_ip"]) if tables else []
+        self._allowlisted_ip = answers[-1].is_not_null() if self.site_rules is not None and tables \
+            and self.site_rules.vars.allowlists is not None else None
         # Decide once per distinct (geo value, UA value) pair and route once per distinct path.
         decisions: list[Decision] = [NO_RULE]
         if self.rules is not None:
-            geo = self.rules.geo_table.lookup(cdf["client_ip"]).fill_null(-1)
+            geo = answers[0].fill_null(-1)
             uas = cdf["user_agent"].unique()
             ua_results: dict[tuple, int] = {}
             ua_ids = []
@@ -409,9 +436,19 @@ class Simulator:
 
         # nginx logs seconds: spread each second's requests evenly over it, in log order
         # (otherwise a 60000r/m zone would see a whole second's requests in the same millisecond).
-        if (df["t"] % 1000 == 0).all():
-            df = df.with_columns(
-                (pl.col("t") + pl.int_range(pl.len()).over("t") * 1000 // pl.len().over("t")).alias("t"))
+        t = df["t"]
+        if (t % 1000 == 0).all():
+            if (t.diff().fill_null(0) >= 0).all():
+                # the usual log: each second's lines are consecutive, so their rank and count come from
+                # where each run of equal seconds starts (no window grouping)
+                run = t.rle_id()
+                begin = (run != run.shift(1, fill_value=-1)).arg_true()
+                size = pl.concat([begin.slice(1), pl.Series([t.len()], dtype=begin.dtype)]) - begin
+                rank = pl.int_range(t.len(), dtype=pl.Int64, eager=True) - begin.cast(pl.Int64).gather(run)
+                df = df.with_columns((t + rank * 1000 // size.cast(pl.Int64).gather(run)).alias("t"))
+            else:
+                df = df.with_columns(
+                    (pl.col("t") + pl.int_range(pl.len()).over("t") * 1000 // pl.len().over("t")).alias("t"))
         self._frame_outcomes(df, cdf, cdid, decisions, report)
 
     def _frame_outcomes(self, df, cdf, cdid, decisions: list[Decision], report) -> None:
@@ -446,7 +483,7 @@ class Simulator:
         terminal = outcome != ALLOWED
         fv = None
         if self.site_rules is not None:
-            fv = FrameVariables(self.site_rules.vars, cdf)
+            fv = FrameVariables(self.site_rules.vars, cdf, self._allowlisted_ip)
             fired = self._site_rule_columns(df, fv, terminal, label_id)
             if fired is not None:
                 kind, rid, code = fired

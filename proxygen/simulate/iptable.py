@@ -121,23 +121,20 @@ class PrefixTable:
         return per_distinct(ips, self._lookup_unique, pl.Int32)
 
     def _lookup_unique(self, ips):
+        return self._lookup_parsed(ips, _parse_v4(ips))
+
+    def _lookup_parsed(self, ips, parsed):
+        """lookup() of `ips` (a Series) whose IPv4 addresses `_parse_v4` parsed into `parsed`."""
         import polars as pl
 
-        n = ips.len()
-        df = pl.DataFrame({"ip": ips}).with_row_index("_r")
-        is_v4 = df["ip"].str.contains(_V4).fill_null(False)
-        v4 = df.filter(is_v4)
-        out = pl.repeat(None, n, dtype=pl.Int32, eager=True)
+        v4, rest = parsed
+        out = pl.repeat(None, ips.len(), dtype=pl.Int32, eager=True)
+        if not len(self):
+            return out
         if v4.height:
-            octets = v4["ip"].str.split(".")
-            value = (octets.list.get(0).cast(pl.Int64) * 16777216 + octets.list.get(1).cast(pl.Int64) * 65536
-                     + octets.list.get(2).cast(pl.Int64) * 256 + octets.list.get(3).cast(pl.Int64))
-            segments = self._segments_v4()
-            frame = pl.DataFrame({"_r": v4["_r"], "v": value}).sort("v")
-            hit = frame.join_asof(segments, left_on="v", right_on="a", strategy="backward")
+            hit = v4.join_asof(self._segments_v4(), left_on="v", right_on="a", strategy="backward")
             hit = hit.with_columns(pl.when(pl.col("v") <= pl.col("b")).then(pl.col("p")).alias("p"))
             out = out.scatter(hit["_r"], hit["p"])
-        rest = df.filter(~is_v4)
         if not self.by_len[6]:
             # no IPv6 network: lookup_one answers None for IPv6 other than ::ffff:-mapped, unparsed
             rest = rest.filter(~pl.col("ip").str.contains(":", literal=True)
@@ -148,3 +145,23 @@ class PrefixTable:
             mapped = rest["ip"].replace_strict(uniq, answers, return_dtype=pl.Int32)
             out = out.scatter(rest["_r"], mapped)
         return out
+
+
+def _parse_v4(ips):
+    """(frame _r, v: row and value of each dotted-quad IPv4 address, sorted by value; frame _r, ip:
+    every other row) of a Series of addresses."""
+    import polars as pl
+
+    df = pl.DataFrame({"ip": ips}).with_row_index("_r")
+    is_v4 = df["ip"].str.contains(_V4).fill_null(False)
+    v4 = df.filter(is_v4)
+    octets = v4["ip"].str.split(".")
+    value = (octets.list.get(0).cast(pl.Int64) * 16777216 + octets.list.get(1).cast(pl.Int64) * 65536
+             + octets.list.get(2).cast(pl.Int64) * 256 + octets.list.get(3).cast(pl.Int64))
+    return pl.DataFrame({"_r": v4["_r"], "v": value}).sort("v"), df.filter(~is_v4 & df["ip"].is_not_null())
+
+
+def lookup_many(tables: list, ips):
+    """[table.lookup(ips) for table in tables], parsing each address once for all of them."""
+    parsed = _parse_v4(ips)
+    return [table._lookup_parsed(ips, parsed) for table in tables]

@@ -234,10 +234,14 @@ class FrameVariables:
     Python runs once per distinct source value (user agent, address, ...), never once per row.
     """
 
-    def __init__(self, variables: Variables, df):
+    def __init__(self, variables: Variables, df, allowlisted_ip=None):
+        """`allowlisted_ip`: per row of `df`, whether its address is in an allowlisted network, when
+        the caller has it already."""
         self.v = variables
         self.df = df                      # columns client_ip, user_agent, method
         self.memo: dict[str, object] = {}
+        if allowlisted_ip is not None:
+            self.memo["\x00by_ip"] = allowlisted_ip
 
     def _lit(self, text: str):
         import polars as pl
@@ -289,6 +293,7 @@ class FrameVariables:
             # no user agent tied to networks: the address and the user agent answer separately
             if "\x00by_ip" not in self.memo:
                 self.memo["\x00by_ip"] = v.allowlist_table().lookup(df["client_ip"]).is_not_null()
+            if "\x00by_ua" not in self.memo:
                 self.memo["\x00by_ua"] = self._per_unique(
                     df["user_agent"], lambda ua: "1" if v.allowlists.user_agent_for(ua) else "0") == "1"
             by_ip, by_ua = self.memo["\x00by_ip"], self.memo["\x00by_ua"]
