@@ -228,20 +228,64 @@ class SiteRules:
         return None
 
 
+_ADDRESS = ("binary_remote_addr", "remote_addr", "realip_remote_addr")
+_ALLOWLISTED = ("proxygen_allowlisted_ip", "proxygen_allowlisted_ua", "proxygen_allowlisted")
+
+
+class _NeedsAddress(Exception):
+    """A variable's value depends on the client address itself, not only on its allowlisting."""
+
+
 class FrameVariables:
     """The same variables, evaluated for a whole batch at once (polars Series, one value per row).
 
-    Python runs once per distinct source value (user agent, address, ...), never once per row.
+    Python runs once per distinct source value (user agent, address, ...), never once per row. A
+    variable that depends on the address only through the allowlist (most maps: keys of global
+    zones, user-agent rules) is evaluated once per distinct (user agent, method, allowlisted
+    address) profile, a few hundred rows, and gathered back to the batch's requests.
     """
 
-    def __init__(self, variables: Variables, df, allowlisted_ip=None):
-        """`allowlisted_ip`: per row of `df`, whether its address is in an allowlisted network, when
-        the caller has it already."""
+    def __init__(self, variables: Variables, df, allowlisted_ip=None, *, per_address: bool = True):
+        """`df`: columns client_ip, user_agent, method; `allowlisted_ip`: per row, whether its address
+        is in an allowlisted network, when the caller has it already. `per_address` False: `df` has no
+        addresses (the profile level) and a variable needing one raises _NeedsAddress."""
         self.v = variables
-        self.df = df                      # columns client_ip, user_agent, method
+        self.df = df
+        self.per_address = per_address
         self.memo: dict[str, object] = {}
+        self._profiles = None
         if allowlisted_ip is not None:
             self.memo["\x00by_ip"] = allowlisted_ip
+
+    def _separate_allowlists(self) -> bool:
+        """Whether an address's and a user agent's allowlisting are independent (no user agent is
+        tied to networks)."""
+        al = self.v.allowlists
+        return al is not None and not any(u.networks for u in al.user_agents)
+
+    def _profile_level(self):
+        """(FrameVariables over the distinct (user agent, method, allowlisted address) rows, profile
+        index per row of `df`)."""
+        import polars as pl
+
+        from proxygen.simulate.engine import _contexts
+
+        if self._profiles is None:
+            columns = {"user_agent": self.df["user_agent"], "method": self.df["method"]}
+            if self._separate_allowlists():
+                columns["by_ip"] = self._by_ip()
+            frame = pl.DataFrame(columns)
+            index, firsts = _contexts(frame, list(columns))
+            profiles = frame.gather(firsts)
+            level = FrameVariables(self.v, profiles, profiles["by_ip"] if "by_ip" in columns else None,
+                                   per_address=False)
+            self._profiles = (level, index)
+        return self._profiles
+
+    def _by_ip(self):
+        if "\x00by_ip" not in self.memo:
+            self.memo["\x00by_ip"] = self.v.allowlist_table().lookup(self.df["client_ip"]).is_not_null()
+        return self.memo["\x00by_ip"]
 
     def _lit(self, text: str):
         import polars as pl
@@ -282,25 +326,36 @@ class FrameVariables:
         if hit is not None:
             return hit
         df, v = self.df, self.v
-        if name in ("binary_remote_addr", "remote_addr", "realip_remote_addr"):
+        if self.per_address and (name in v.maps or name in _ALLOWLISTED):
+            level, index = self._profile_level()
+            try:
+                out = level.get(name).gather(index).alias(name)
+            except _NeedsAddress:
+                pass
+            else:
+                self.memo[name] = out
+                return out
+        if not self.per_address and (name in _ADDRESS or name in v.geos or (
+                name in _ALLOWLISTED and v.allowlists is not None and not self._separate_allowlists())):
+            raise _NeedsAddress(name)
+        if name in _ADDRESS:
             out = df["client_ip"]
         elif name == "http_user_agent":
             out = df["user_agent"]
         elif name == "request_method":
             out = df["method"]
-        elif name in ("proxygen_allowlisted_ip", "proxygen_allowlisted_ua", "proxygen_allowlisted") \
-                and v.allowlists is not None and not any(u.networks for u in v.allowlists.user_agents):
+        elif name in _ALLOWLISTED and v.allowlists is None:
+            out = self._lit("0")
+        elif name in _ALLOWLISTED and self._separate_allowlists():
             # no user agent tied to networks: the address and the user agent answer separately
-            if "\x00by_ip" not in self.memo:
-                self.memo["\x00by_ip"] = v.allowlist_table().lookup(df["client_ip"]).is_not_null()
             if "\x00by_ua" not in self.memo:
                 self.memo["\x00by_ua"] = self._per_unique(
                     df["user_agent"], lambda ua: "1" if v.allowlists.user_agent_for(ua) else "0") == "1"
-            by_ip, by_ua = self.memo["\x00by_ip"], self.memo["\x00by_ua"]
+            by_ip, by_ua = self._by_ip(), self.memo["\x00by_ua"]
             hit = {"proxygen_allowlisted_ip": by_ip, "proxygen_allowlisted_ua": by_ua,
                    "proxygen_allowlisted": by_ip | by_ua}[name]
             out = pl.DataFrame({"h": hit}).select(pl.when(pl.col("h")).then(pl.lit("1")).otherwise(pl.lit("0"))).to_series()
-        elif name in ("proxygen_allowlisted_ip", "proxygen_allowlisted_ua", "proxygen_allowlisted"):
+        elif name in _ALLOWLISTED:
             pairs = df.select("client_ip", "user_agent").unique()
             answers = [v._allowlisted(name, ip, ua) for ip, ua in pairs.iter_rows()]
             out = (df.select("client_ip", "user_agent")
