@@ -44,17 +44,24 @@ class Nodes:
         if not keys:
             self.per_zone, self.table = [], pl.DataFrame(schema={"node": pl.Int64, "zi": pl.Int64, "key": pl.Utf8})
             return
-        everything = pl.concat(keys).cast(pl.Utf8)
-        everything = pl.select(pl.when(everything != "").then(everything)).to_series()
-        codes = everything.cast(pl.Categorical).to_physical().cast(pl.Int64)
-        zone = pl.concat([pl.repeat(i, k.len(), dtype=pl.Int64, eager=True) for i, k in enumerate(keys)])
-        node = pl.select(pl.lit(codes) + pl.lit(zone) * (1 << 32)).to_series()
-        self.per_zone, pos = [], 0
-        for k in keys:
-            self.per_zone.append(node.slice(pos, k.len()))
-            pos += k.len()
-        self.table = (pl.DataFrame({"node": node, "zi": zone, "key": everything})
-                      .drop_nulls("node").unique("node").sort("node"))
+        from proxygen.simulate.engine import _contexts
+
+        coded: dict[int, tuple] = {}     # zones keyed by one expression share one key Series: code it once
+        self.per_zone, tables = [], []
+        for zi, k in enumerate(keys):
+            got = coded.get(id(k))
+            if got is None:
+                text = k.cast(pl.Utf8).fill_null("")
+                index, firsts = _contexts(pl.DataFrame({"k": text}), ("k",))
+                got = coded[id(k)] = (pl.select(pl.when(pl.lit(text) != "").then(pl.lit(index).cast(pl.Int64)))
+                                      .to_series(), text.gather(firsts))
+            codes, distinct = got
+            self.per_zone.append(codes + zi * (1 << 32))
+            tables.append(pl.DataFrame({
+                "node": pl.int_range(distinct.len(), dtype=pl.Int64, eager=True) + zi * (1 << 32),
+                "zi": pl.repeat(zi, distinct.len(), dtype=pl.Int64, eager=True), "key": distinct}))
+        # sorted by node by construction (zone-major, codes ascending); codes of empty keys are unused
+        self.table = pl.concat(tables)
 
     def _zone_key(self, nodes):
         """(zone indices, keys) of `nodes` (a Series), as lists."""
