@@ -546,7 +546,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         if db is None:
             return keys.select("ip_h", "prefix", pl.lit(None, dtype=pl.Int64).alias("asn"),
                                pl.lit(None, dtype=pl.Utf8).alias("asn_org"))
-        return _asn_of(keys, db, prefix_v4, prefix_v6)
+        return keys.select("ip_h", "prefix").join(_asn_of(keys.select("ip_h", "key"), db), on="ip_h", how="left")
 
     # Independent pieces run in parallel threads: polars releases the GIL while it computes.
     from concurrent.futures import ThreadPoolExecutor
@@ -697,51 +697,71 @@ def _after_limited(lines, fine, key: str, known, out: _Partial):
     return known
 
 
-def _asn_of(keys, db, v4_len: int, v6_len: int):
-    """(ip_h, prefix, asn, asn_org) for the (ip_h, key, prefix) rows: the same answers as a lookup per
-    IP, with far fewer lookups.
+_V4_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_V4 = rf"^{_V4_OCTET}\.{_V4_OCTET}\.{_V4_OCTET}\.{_V4_OCTET}$"
 
-    One address per prefix is looked up first; when the database network holding it covers the
-    whole prefix (a /24 inside an ISP's /12, as with most real data), every IP of the prefix shares
-    its answer. The IPs of other prefixes (the database splits them, or an IPv4-mapped IPv6
-    address sits in an IPv4 prefix) are looked up one by one.
+
+def _asn_of(keys, db):
+    """(ip_h, asn, asn_org) for the (ip_h, key) rows: the answers of one lookup per IP, with one lookup
+    per database network the IPs fall in.
+
+    The addresses are walked in numeric order: a lookup also returns the database network holding
+    the address (its prefix length), and every later address up to that network's end gets the same
+    answer without a lookup of its own. Values that are no plain address in canonical form
+    (IPv4-mapped IPv6, zone indexes, typos) are looked up one by one.
     """
+    import bisect
+    import socket
+
     import polars as pl
 
-    key_v6, prefix_v6 = pl.col("key").str.contains(":", literal=True), pl.col("prefix").str.contains(":", literal=True)
-    plain = keys.filter(pl.col("prefix").is_not_null() & (key_v6 == prefix_v6))
-    firsts = plain.group_by("prefix").agg(pl.col("key").min())  # min: any member would do, this is stable
-    covered = firsts.select("prefix", pl.when(prefix_v6).then(v6_len).otherwise(v4_len).alias("_len"))
+    v4 = keys.filter(pl.col("key").str.contains(_CANONICAL_V4))
+    octets = pl.col("key").str.split_exact(".", 3)
+    v4 = v4.with_columns(sum(octets.struct.field(f"field_{i}").cast(pl.Int64) * (1 << (8 * (3 - i)))
+                             for i in range(4)).alias("_n")).sort("_n")
+    parts = [_walk(db, v4["key"].to_list(), v4["_n"].to_list(), 32, bisect).with_columns(v4["ip_h"])]
+    candidates = keys.join(v4.select("ip_h"), on="ip_h", how="anti").filter(pl.col("key").str.contains(":"))
+    v6_keys, v6_numbers, v6_h = [], [], []
+    for ip_h, key in zip(candidates["ip_h"].to_list(), candidates["key"].to_list()):
+        try:
+            packed = socket.inet_pton(socket.AF_INET6, key)
+        except (OSError, ValueError):
+            continue
+        if packed[:12] != b"\0" * 10 + b"\xff\xff" and packed[:12] != b"\0" * 12:  # not IPv4 inside IPv6
+            v6_keys.append(key)
+            v6_numbers.append(int.from_bytes(packed, "big"))
+            v6_h.append(ip_h)
+    order = sorted(range(len(v6_keys)), key=v6_numbers.__getitem__)
+    parts.append(_walk(db, [v6_keys[i] for i in order], [v6_numbers[i] for i in order], 128, bisect)
+                 .with_columns(pl.Series("ip_h", [v6_h[i] for i in order], dtype=pl.UInt64)))
+    walked = pl.concat([p.select("ip_h", "asn", "asn_org") for p in parts])
+    rest = keys.join(walked.select("ip_h"), on="ip_h", how="anti")
+    asns, orgs = db.lookup_many(rest["key"].to_list()) if rest.height else ([], [])
+    rest = rest.select("ip_h", pl.Series("asn", asns, dtype=pl.Int64), pl.Series("asn_org", orgs, dtype=pl.Utf8))
+    return pl.concat([walked, rest])
+
+
+def _walk(db, ips: list[str], numbers: list[int], bits: int, bisect):
+    """(asn, asn_org) of addresses sorted by `numbers`: one lookup per database network met."""
+    import polars as pl
+
     asns, orgs, lengths = [], [], []
-    for start in range(0, firsts.height, 100_000):  # in slices: a million records at once is ~300 MB
-        part = db.lookup_networks(firsts["key"].slice(start, 100_000).to_list())
-        asns.append(pl.Series("asn", part[0], dtype=pl.Int64))
-        orgs.append(pl.Series("asn_org", part[1], dtype=pl.Utf8))
-        lengths.append(pl.Series("_found", part[2], dtype=pl.Int64))
-        del part
-    if asns:
-        looked_up = covered.with_columns(firsts["key"], pl.concat(asns), pl.concat(orgs), pl.concat(lengths))
-    else:
-        looked_up = covered.with_columns(firsts["key"], pl.lit(None, dtype=pl.Int64).alias("asn"),
-                                         pl.lit(None, dtype=pl.Utf8).alias("asn_org"),
-                                         pl.lit(None, dtype=pl.Int64).alias("_found"))
-    covered = looked_up.filter(pl.col("_found") <= pl.col("_len")).select("prefix", "asn", "asn_org")
-    shared = plain.join(covered, on="prefix", how="inner").select("ip_h", "prefix", "asn", "asn_org")
-    rest = keys.join(shared.select("ip_h"), on="ip_h", how="anti")
-    # the looked-up address of a prefix the database splits keeps its own answer
-    known = rest.join(looked_up.select("key", "asn", "asn_org"), on="key", how="inner").select(
-        "ip_h", "prefix", "asn", "asn_org")
-    rest = rest.join(known.select("ip_h"), on="ip_h", how="anti")
-    asns, orgs = [], []
-    for start in range(0, rest.height, 100_000):
-        part_asns, part_orgs = db.lookup_many(rest["key"].slice(start, 100_000).to_list())
-        # into polars at once: a million Python strings would outlive their use by far
-        asns.append(pl.Series("asn", part_asns, dtype=pl.Int64))
-        orgs.append(pl.Series("asn_org", part_orgs, dtype=pl.Utf8))
-        del part_asns, part_orgs
-    rest = rest.select("ip_h", "prefix", pl.concat(asns) if asns else pl.lit(None, dtype=pl.Int64).alias("asn"),
-                       pl.concat(orgs) if orgs else pl.lit(None, dtype=pl.Utf8).alias("asn_org"))
-    return pl.concat([shared, known, rest])
+    i, n = 0, len(ips)
+    while i < n:
+        (asn,), (org,), (prefix_len,) = db.lookup_networks([ips[i]])
+        if prefix_len is None:  # not an address after all: its own answer only
+            end = i + 1
+        else:
+            last = numbers[i] | ((1 << (bits - prefix_len)) - 1)
+            end = bisect.bisect_right(numbers, last, i + 1)
+        asns.append(asn)
+        orgs.append(org)
+        lengths.append(end - i)
+        i = end
+    runs = pl.DataFrame({"asn": pl.Series(asns, dtype=pl.Int64), "asn_org": pl.Series(orgs, dtype=pl.Utf8),
+                         "_n": pl.Series(lengths, dtype=pl.UInt32)})
+    return runs.select(pl.col("asn").repeat_by("_n").explode(), pl.col("asn_org").repeat_by("_n").explode()) \
+        if runs.height else runs.drop("_n")
 
 
 def _rates(minutes, key: str):

@@ -163,14 +163,14 @@ def _counting(db):
     return calls
 
 
-def test_asn_lookups_once_per_prefix_when_the_database_network_covers_it(tmp_path, asn_db):
+def test_asn_lookups_once_per_database_network(tmp_path, asn_db):
     from proxygen.logs import AsnDb
 
     db = AsnDb.open(asn_db)
     calls = _counting(db)
     lines = [main_line(ip=f"66.249.64.{i % 3}", when=_when(0, i % 60)) for i in range(300)]
     traffic = aggregate(open_logs([_write(tmp_path, lines)]), asn_db=db)
-    assert calls == ["66.249.64.0"]  # Google's /19 holds the whole /24: one lookup answers its 3 IPs
+    assert calls == ["66.249.64.0"]  # Google's /19 holds all 3 IPs: one lookup answers them
     assert traffic.by_ip["asn"].to_list() == [15169] * 3
 
 
@@ -336,3 +336,51 @@ def test_flags_can_use_other_format_variables(small_log):
     flags = {"no_referer": pl.col("referer").is_null(), "cached": pl.col("upstream_cache_status") == "MISS"}
     row = _row(aggregate(open_logs([small_log]), flags=flags).by_ip, "192.0.2.10")
     assert row["flag_no_referer"] == 10 and row["flag_cached"] == 10
+
+
+def test_asn_walk_gives_every_address_its_own_lookups_answer(tmp_path):
+    """Property: over random databases and addresses (IPv4, IPv6, mapped, non-addresses), the walk in
+    numeric order answers exactly what a lookup per address answers, asking about no address twice."""
+    import ipaddress
+    import sys
+
+    import polars as pl
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    from proxygen.logs import AsnDb
+
+    aggregate_module = sys.modules["proxygen.logs.aggregate"]
+    v4 = st.integers(0, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
+    v4_near = st.integers(0, 3 * 256).map(lambda n: str(ipaddress.IPv4Address(0xC6336400 + n)))  # 198.51.100.0..
+    v6 = st.integers(0, 2**20).map(lambda n: str(ipaddress.IPv6Address((0x20010DB8 << 96) + (n << 80))))
+    weird = st.sampled_from(["::ffff:198.51.100.7", "unknown", "198.51.100.07", "::1", "fe80::1%eth0"])
+    networks = st.lists(st.tuples(st.integers(0, 3 * 256 - 1), st.integers(22, 30)), max_size=6)
+    counter = iter(range(10**6))
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(ips=st.lists(st.one_of(v4, v4_near, v6, weird), min_size=1, max_size=60, unique=True), nets=networks)
+    def check(ips, nets):
+        writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-ASN")
+        writer.insert_network(IPSet(["2001:db8::/40"]), {"autonomous_system_number": 1, "autonomous_system_organization": "one"})
+        for i, (offset, length) in enumerate(nets):
+            net = ipaddress.IPv4Network((0xC6336400 + offset, length), strict=False)
+            writer.insert_network(IPSet([str(net)]), {"autonomous_system_number": 100 + i,
+                                                      "autonomous_system_organization": f"org{i}"})
+        path = tmp_path / f"db{next(counter)}.mmdb"
+        writer.to_db_file(str(path))
+        db = AsnDb.open(str(path))
+        calls = _counting(db)
+        keys = pl.DataFrame({"ip_h": pl.Series(range(len(ips)), dtype=pl.UInt64), "key": ips})
+        got = aggregate_module._asn_of(keys, db)
+        assert sorted(got["ip_h"].to_list()) == list(range(len(ips)))
+        assert len(calls) == len(set(calls))
+        reference = AsnDb.open(str(path))
+        answers = dict(zip(got["ip_h"].to_list(), zip(got["asn"].to_list(), got["asn_org"].to_list())))
+        for i, ip in enumerate(ips):
+            info = reference.lookup(ip)
+            assert answers[i] == (info.asn, info.org), ip
+
+    check()
