@@ -230,27 +230,36 @@ def _lindley(frame, nodes: Nodes, zones: Zones):
     import polars as pl
 
     seg, starts = _segments(frame["node"])
-    count = int(seg[-1]) + 1
     state = nodes.states(frame["node"].filter(starts), zones)
-    e0, t0, known = (state[c].gather(seg) for c in ("e0", "t0", "known"))
-    t = frame["t"]
-    fresh = starts & ~known             # a new key's first request: excess 0 whatever the clock
-    frame = frame.with_columns(e0.alias("e0"), t0.alias("t0"), known.alias("known"), starts.alias("first"))
-    frame = frame.with_columns(
-        (pl.col("t") - pl.when(pl.lit(fresh)).then(pl.col("t")).when(pl.col("first")).then(pl.col("t0"))
-         .otherwise(pl.col("t").shift(1))).alias("dt"))
-    # Lindley's recurrence W = max(0, W + x) only resets below -W, and W <= e0 + 1000 * requests: a
-    # lower clamp there gives the same W while keeping sums far from overflow.
-    floor = -(int(e0.max() or 0) + 1000 * (frame.height + 1))
-    x = frame.select(pl.when(pl.lit(fresh)).then(pl.lit(0, dtype=pl.Int64)).otherwise(
-        pl.max_horizontal(1000 - pl.col("rate") * pl.col("dt") // 1000, pl.lit(floor)))).to_series()
-    sums, low = _cum_per_segment(x, seg, starts)
-    frame = frame.with_columns((sums - pl.min_horizontal(-e0, low)).alias("W"))
+    frame = frame.with_columns(*[state[c].gather(seg) for c in ("e0", "t0", "known")])
+    frame = _excess(frame, seg, starts)
+    count = int(seg[-1]) + 1
     delayed = (pl.col("W") > pl.col("delay")) & ((pl.col("W") - pl.col("delay")) * 1000 // pl.col("rate") > 0)
     frame = frame.with_columns(delayed.alias("delayed"))
     flags = frame.select((pl.col("W") > pl.col("burst")) | (pl.col("dt") < 0), "delayed")
     return frame.with_columns(_any_per_segment(flags.to_series(0), seg, count).alias("bad"),
                               _any_per_segment(flags.to_series(1), seg, count).alias("delays"))
+
+
+def _excess(frame, seg=None, starts=None):
+    """Adds first, dt and W (Lindley's excess after each request, all accounted) to `frame`: rows
+    sorted by node then row, with each key's stored state in columns e0, t0, known."""
+    import polars as pl
+
+    if seg is None:
+        seg, starts = _segments(frame["node"])
+    fresh = starts & ~frame["known"]    # a new key's first request: excess 0 whatever the clock
+    frame = frame.with_columns(starts.alias("first"))
+    frame = frame.with_columns(
+        (pl.col("t") - pl.when(pl.lit(fresh)).then(pl.col("t")).when(pl.col("first")).then(pl.col("t0"))
+         .otherwise(pl.col("t").shift(1))).alias("dt"))
+    # Lindley's recurrence W = max(0, W + x) only resets below -W, and W <= e0 + 1000 * requests: a
+    # lower clamp there gives the same W while keeping sums far from overflow.
+    floor = -(int(frame["e0"].max() or 0) + 1000 * (frame.height + 1))
+    x = frame.select(pl.when(pl.lit(fresh)).then(pl.lit(0, dtype=pl.Int64)).otherwise(
+        pl.max_horizontal(1000 - pl.col("rate") * pl.col("dt") // 1000, pl.lit(floor)))).to_series()
+    sums, low = _cum_per_segment(x, seg, starts)
+    return frame.with_columns((sums - pl.min_horizontal(-frame["e0"], low)).alias("W"))
 
 
 def _last_states(frame):
@@ -459,10 +468,11 @@ def replay(sim, df, events, nodes: Nodes):
         is_touched = pl.col("node").is_in(pl.Series(touched, dtype=pl.Int64).implode())
         nodes.store(_last_states(inert_rows.filter(~is_touched)), zones)
         if touched:
-            accounted = (inert_rows.filter(is_touched).select(events.columns)
+            # still sorted by node, row, with the states these keys had before the batch
+            accounted = (inert_rows.filter(is_touched).select(*events.columns, "e0", "t0", "known")
                          .filter(~pl.col("row").is_in(gone)))
             if accounted.height:
-                nodes.store(_last_states(_lindley(_by_node(accounted), nodes, zones)), zones)
+                nodes.store(_last_states(_excess(accounted)), zones)
     frames = ([] if vector_hits is None else [vector_hits]) + zero_hits
     if results:
         rows = list(results)
