@@ -459,18 +459,18 @@ def replay(sim, df, events, nodes: Nodes):
     # Inert keys: exact state from the requests that were accounted (not rejected). Keys none of whose
     # requests was rejected keep their step-1 values; the others are recomputed without the rejections.
     if bound is not None:
-        inert_rows = bound.filter(inert)
-        touched: list = []
-        gone = pl.concat([pl.Series(rejected, dtype=inert_rows["row"].dtype),
-                          *[r.cast(inert_rows["row"].dtype) for r in rejected_runs]]).implode()
-        if gone[0].len() and inert_rows.height:
-            touched = inert_rows.filter(pl.col("row").is_in(gone))["node"].unique().to_list()
-        is_touched = pl.col("node").is_in(pl.Series(touched, dtype=pl.Int64).implode())
-        nodes.store(_last_states(inert_rows.filter(~is_touched)), zones)
-        if touched:
+        row_type = bound["row"].dtype
+        gone = pl.concat([pl.Series(rejected, dtype=row_type), *[r.cast(row_type) for r in rejected_runs]])
+        touched = pl.Series([], dtype=pl.Int64)
+        if gone.len():
+            touched = bound.filter(inert & pl.col("row").is_in(gone.implode()))["node"].unique()
+        is_touched = pl.col("node").is_in(touched.implode())
+        last = pl.col("node") != pl.col("node").shift(-1, fill_value=-1)
+        nodes.store(bound.filter(inert & last & ~is_touched), zones)
+        if touched.len():
             # still sorted by node, row, with the states these keys had before the batch
-            accounted = (inert_rows.filter(is_touched).select(*events.columns, "e0", "t0", "known")
-                         .filter(~pl.col("row").is_in(gone)))
+            accounted = (bound.filter(is_touched & ~pl.col("row").is_in(gone.implode()))
+                         .select(*events.columns, "e0", "t0", "known"))
             if accounted.height:
                 nodes.store(_last_states(_excess(accounted)), zones)
     frames = ([] if vector_hits is None else [vector_hits]) + zero_hits
