@@ -1,6 +1,7 @@
 """ASN enrichment from a MaxMind-format database (GeoLite2-ASN, DB-IP ASN Lite, IPinfo Lite).
 
-Lookups happen once per DISTINCT client IP after aggregation, never per line: a log of ten
+Lookups happen after aggregation, never per line, and at most once per DISTINCT client IP (in practice once
+per database network the IPs fall in, see `proxygen.logs.aggregate._asn_of`): a log of ten
 million lines typically has a few hundred thousand IPs, and the lookup is the slow part.
 """
 
