@@ -46,31 +46,49 @@ class Collateral:
 class Report:
     frames: list = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    _clients: object = None
+    _merged: object = None                  # per client, everything folded so far
+    _pending: list = field(default_factory=list)   # per request context, batches not folded yet
+    _pending_rows: int = 0
     _rules: object = None
 
     def add_frame(self, df, contexts, labels: list[str]) -> None:
         """Fold one batch into running per-client and per-rule aggregates (keeps memory bounded).
 
-        `df`: per request ctx (row of `contexts`: client_ip, user_agent), t, outcome, rule (index into
-        `labels`) and status (what nginx answers itself; null = served)."""
+        `df`: per request ctx (row of `contexts`: client_ip, user_agent, in order of first appearance
+        in `df`), t, outcome, rule (index into `labels`) and status (what nginx answers itself;
+        null = served)."""
         import polars as pl
 
-        per_ctx = df.with_row_index("_first").group_by("ctx").agg(
+        per_ctx = df.group_by("ctx").agg(
             pl.len().alias("requests"),
             *[(pl.col("outcome") == i).sum().alias(name) for i, name in enumerate(OUTCOMES)],
-            pl.col("t").min().alias("first_ms"), pl.col("t").max().alias("last_ms"), pl.col("_first").min())
-        per_ctx = per_ctx.with_columns(contexts["client_ip"].gather(per_ctx["ctx"]).alias("client_ip"),
-                                       contexts["user_agent"].gather(per_ctx["ctx"]).alias("user_agent"))
-        per_client = per_ctx.sort("_first").group_by("client_ip").agg(
-            pl.col("requests").sum(), *[pl.col(name).sum() for name in OUTCOMES],
-            pl.col("first_ms").min(), pl.col("last_ms").max(), pl.col("user_agent").first())
+            pl.col("t").min().alias("first_ms"), pl.col("t").max().alias("last_ms")).sort("ctx")
+        # in order of first appearance, so a client's first user agent comes first when folded
+        self._pending.append(per_ctx.select(
+            contexts["client_ip"].gather(per_ctx["ctx"]).alias("client_ip"), pl.exclude("ctx"),
+            contexts["user_agent"].gather(per_ctx["ctx"]).alias("user_agent")))
+        self._pending_rows += per_ctx.height
+        if self._pending_rows > 2_000_000:
+            self._fold()
         names = pl.Series(labels, dtype=pl.Utf8)
         per_rule = df.filter(pl.col("rule").is_not_null()).group_by("rule", "outcome", "status").agg(pl.len().alias("n"))
         per_rule = per_rule.with_columns(names.gather(per_rule["rule"]).alias("rule"))
-        self._clients = per_client if self._clients is None else self._merge_clients(pl.concat([self._clients, per_client]))
         self._rules = per_rule if self._rules is None else (
             pl.concat([self._rules, per_rule]).group_by("rule", "outcome", "status").agg(pl.col("n").sum()))
+
+    def _fold(self) -> None:
+        import polars as pl
+
+        if self._pending:
+            parts = ([] if self._merged is None else [self._merged]) + self._pending
+            self._merged = self._merge_clients(pl.concat(parts))
+            self._pending, self._pending_rows = [], 0
+
+    @property
+    def _clients(self):
+        """One row per client: requests, each outcome's count, first/last time, first user agent."""
+        self._fold()
+        return self._merged
 
     @staticmethod
     def _merge_clients(df):
