@@ -157,12 +157,9 @@ class LogSource:
 
         stats = self.stats
         messages = stats.messages
-        for chunk in read_chunks(self.inputs, messages, self.progress, self._stdin, self._stdin_head):
+        for chunk in self._line_batches(messages):
             long_lines = list(chunk.long_lines)
-            if chunk.n_lines == 0:
-                lines = pl.Series("line", [], dtype=pl.Utf8)
-            else:
-                lines = _split_lines(chunk.data)
+            lines = chunk.lines
             numbered = lines.to_frame("line").with_row_index("line_index")
             lengths = lines.str.len_bytes()
             if lengths.max() is not None and lengths.max() > MAX_LINE_BYTES:
@@ -181,7 +178,7 @@ class LogSource:
             blank = numbered["line"].is_null() | (lengths == 0)
             if blank.any():
                 numbered = numbered.filter(~blank)
-            if not chunk.data.isascii():
+            if chunk.maybe_non_ascii:
                 bad = numbered.filter(pl.col("line").str.contains("\ufffd", literal=True))
                 if bad.height:
                     stats.non_utf8_lines += bad.height
@@ -220,9 +217,106 @@ class LogSource:
             stats.last_time = hi if stats.last_time is None else max(stats.last_time, hi)
             yield frame.rename({"line_index": "line_number"})
 
+    def _line_batches(self, messages: list[str]) -> Iterator["LineBatch"]:
+        """Every input as batches of lines, in order: plain files, when all inputs together stay under
+        `SCAN_MAX_BYTES`, are scanned by polars (`_scan_file`); anything else goes through `read_chunks`."""
+        import polars as pl
+
+        total = self.total_bytes
+        done = 0
+        fast = total is not None and _expanded_size(self.inputs) < SCAN_MAX_BYTES
+
+        def report(n: int) -> None:
+            if self.progress is not None:
+                self.progress(done + n, total)
+
+        for item in self.inputs:
+            if fast and _scannable(item):
+                yield from _scan_file(item, report, messages)
+            else:
+                for chunk in read_chunks([item], messages, (lambda n, _total: report(n)), self._stdin,
+                                         self._stdin_head):
+                    lines = _split_lines(chunk.data) if chunk.n_lines else pl.Series("line", [], dtype=pl.Utf8)
+                    yield LineBatch(chunk.name, chunk.first_line, lines, chunk.long_lines, not chunk.data.isascii())
+            done += item.size or 0
+
     def describe(self) -> str:
         how = "detected" if self.detected else "given"
         return f"format {self.format.name} ({how}): {self.format.format}"
+
+
+@dataclass
+class LineBatch:
+    """Consecutive lines of one input; `first_line` is the 1-based number of the first."""
+
+    name: str
+    first_line: int
+    lines: "pl.Series"
+    long_lines: list[tuple[int, int]]  # (line number, length) of over-long lines left out before
+    maybe_non_ascii: bool  # False only when the bytes were seen to be ASCII (no U+FFFD to look for)
+
+
+#: Rows per batch when polars scans a file (about 16 MiB of OFF log lines, as `read_chunks` reads).
+SCAN_BATCH_ROWS = 70_000
+#: Inputs up to this size are scanned by polars. The scan maps the file, and the mapped pages count in
+#: RSS (the 1M-line, 223 MiB benchmark log: 243 MiB of file pages at peak, beside 494 MiB anonymous);
+#: capping them keeps any input's peak well under 1 GiB. Larger inputs use the Python reader.
+SCAN_MAX_BYTES = 256 * 2**20
+
+
+def _scannable(item: InputFile) -> bool:
+    """Whether polars' reader can split this input into lines: a non-empty plain file without the byte
+    its reader uses as column separator (0x01, only in binary junk). Others go through `read_chunks`."""
+    import mmap
+
+    if item.path == "-" or not item.size:
+        return False
+    try:
+        with open(item.path, "rb") as handle:
+            if handle.read(2) == b"\x1f\x8b":
+                return False
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+                return view.find(b"\x01") < 0
+    except (OSError, ValueError):
+        return False
+
+
+def _scan_file(item: InputFile, report: Callable[[int], None], messages: list[str]) -> Iterator[LineBatch]:
+    """The lines of a plain file read and split by polars' streaming engine, which works ahead on
+    both cores (about twice as fast as reading in Python). Counted in RSS are the file's pages it
+    maps, hence only for inputs up to `SCAN_MAX_BYTES`."""
+    import polars as pl
+
+    scan = pl.scan_csv(item.path, has_header=False, separator="\x01", quote_char=None, new_columns=["line"],
+                       infer_schema=False, encoding="utf8-lossy", truncate_ragged_lines=True,
+                       row_index_name="line_index", row_index_offset=1)
+    read = 0
+    try:
+        for batch in scan.collect_batches(chunk_size=SCAN_BATCH_ROWS):
+            if batch.height == 0:
+                continue
+            lines = batch["line"]
+            read += int(lines.str.len_bytes().sum() or 0) + batch.height
+            report(min(read, item.size or read))
+            yield LineBatch(item.path, int(batch["line_index"][0]), lines, [], True)
+    except (pl.exceptions.PolarsError, OSError) as err:
+        messages.append(f"{item.path}: reading stopped after {read:,} bytes: {err}; kept the lines before")
+    report(item.size or read)
+
+
+def _expanded_size(inputs: list[InputFile]) -> int:
+    """The inputs' size once decompressed (estimated for gzip); stdin counts as large."""
+    total = 0
+    for item in inputs:
+        if item.size is None:
+            return 1 << 62  # larger than any bound
+        try:
+            with open(item.path, "rb") as handle:
+                gzipped = handle.read(2) == b"\x1f\x8b"
+        except OSError:
+            gzipped = False
+        total += item.size * (_GZIP_RATIO if gzipped else 1)
+    return total
 
 
 def _split_lines(data: bytes) -> "pl.Series":
@@ -283,17 +377,7 @@ def _size_allocator(inputs: list[InputFile]) -> None:
 
     if "polars" in sys.modules or "_RJEM_MALLOC_CONF" in os.environ:
         return
-    total = 0
-    for item in inputs:
-        if item.size is None:  # stdin: size unknown, assume large
-            total = EAGER_MEMORY_RETURN_BYTES
-            break
-        try:
-            with open(item.path, "rb") as handle:
-                gzipped = handle.read(2) == b"\x1f\x8b"
-        except OSError:
-            gzipped = False
-        total += item.size * (_GZIP_RATIO if gzipped else 1)
+    total = _expanded_size(inputs)
     if total >= EAGER_MEMORY_RETURN_BYTES:
         os.environ["_RJEM_MALLOC_CONF"] = "dirty_decay_ms:0,muzzy_decay_ms:0"
 

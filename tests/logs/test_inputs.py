@@ -12,8 +12,23 @@ import pytest
 from proxygen.errors import UsageError
 from proxygen.logs import open_logs
 from proxygen.logs import reader
+from proxygen.logs import source as source_module
 
 from .conftest import main_line
+
+
+@pytest.fixture(autouse=True, params=["polars-scan", "python-reader"])
+def reading_path(request, monkeypatch):
+    """Every case runs through both ways of reading a plain file: polars' scan and the Python reader."""
+    if request.param == "python-reader":
+        monkeypatch.setattr(source_module, "_scannable", lambda item: False)
+    else:
+        scanned = []
+        original = source_module._scan_file
+        monkeypatch.setattr(source_module, "_scan_file", lambda *a: scanned.append(a[0].path) or original(*a))
+        yield scanned
+        return
+    yield None
 
 
 def _lines(n: int, start_minute: int = 0, ip="192.0.2.1") -> list[str]:
@@ -172,6 +187,7 @@ def test_line_longer_than_a_read_chunk(tmp_path, monkeypatch):
     """A line spanning several read chunks is skipped; numbering and following lines stay right."""
     monkeypatch.setattr(reader, "CHUNK_BYTES", 4096)
     monkeypatch.setattr(reader, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(source_module, "MAX_LINE_BYTES", 1000)
     path = tmp_path / "span.log"
     lines = _lines(30)
     lines[10] = "x" * 20000
@@ -216,6 +232,7 @@ def test_batches_are_consistent_across_chunk_sizes(tmp_path, monkeypatch):
     path.write_text("\n".join(_lines(500)) + "\n")
     one = pl.concat(list(open_logs([str(path)], fmt="main").batches()))
     monkeypatch.setattr(reader, "CHUNK_BYTES", 3000)
+    monkeypatch.setattr(source_module, "SCAN_BATCH_ROWS", 12)
     source = open_logs([str(path)], fmt="main")
     batches = list(source.batches())
     assert len(batches) > 10
@@ -228,3 +245,4 @@ def test_input_of_only_blank_lines_is_read_without_error():
     frames = list(source.batches())
     assert sum(f.height for f in frames) == 0
     assert source.stats.parsed == 0 and source.stats.malformed == 0
+

@@ -1,0 +1,75 @@
+"""Plain files are read by polars' scan, everything else by the Python reader: same lines, numbers and stats."""
+
+from __future__ import annotations
+
+import gzip
+
+import polars as pl
+
+from proxygen.logs import open_logs
+from proxygen.logs import source as source_module
+
+from .conftest import REAL_10K, main_line
+
+
+def _scanned(monkeypatch) -> list[str]:
+    seen: list[str] = []
+    original = source_module._scan_file
+    monkeypatch.setattr(source_module, "_scan_file", lambda *a: seen.append(a[0].path) or original(*a))
+    return seen
+
+
+def _read(paths, monkeypatch=None, python=False):
+    if python:
+        monkeypatch.setattr(source_module, "_scannable", lambda item: False)
+    source = open_logs([str(p) for p in paths])
+    frames = list(source.batches())
+    return source, (pl.concat(frames) if frames else None)
+
+
+def test_plain_files_are_scanned_gzip_and_binary_junk_are_not(tmp_path, monkeypatch):
+    text = "".join(main_line(ip=f"192.0.2.{i}") + "\n" for i in range(5))
+    (tmp_path / "a.log").write_text(text)
+    with gzip.open(tmp_path / "b.log.1.gz", "wt") as handle:
+        handle.write(text)
+    (tmp_path / "c.log").write_bytes(text.encode() + b"\x01junk\n")
+    scanned = _scanned(monkeypatch)
+    source, frame = _read([tmp_path / "a.log", tmp_path / "b.log.1.gz", tmp_path / "c.log"])
+    assert scanned == [str(tmp_path / "a.log")]
+    assert frame.height == 15 and source.stats.malformed == 1
+
+
+def test_large_inputs_use_the_python_reader(tmp_path, monkeypatch):
+    """Above the size bound the scan's mapped file pages would count in RSS: the Python reader takes over."""
+    (tmp_path / "a.log").write_text("".join(main_line() + "\n" for _ in range(50)))
+    monkeypatch.setattr(source_module, "SCAN_MAX_BYTES", 100)
+    scanned = _scanned(monkeypatch)
+    source, frame = _read([tmp_path / "a.log"])
+    assert scanned == [] and frame.height == 50
+
+
+def test_both_paths_give_the_same_batches_and_stats(tmp_path, monkeypatch):
+    """The real 10k-line log plus every oddity a plain file can hold: blank lines, CRLF, a non-UTF-8 line,
+    an over-long line, garbage, no final newline."""
+    real = gzip.decompress(open(REAL_10K, "rb").read())
+    odd = b"".join([
+        main_line(ip="192.0.2.1").encode() + b"\r\n", b"\n", b"garbage line\n",
+        main_line(ip="192.0.2.2", ua="caf\xe9").encode("latin-1") + b"\n",
+        b"y" * 70_000 + b"\n", b"\n\n", main_line(ip="192.0.2.3").encode(),
+    ])
+    (tmp_path / "real.log").write_bytes(real)
+    (tmp_path / "odd.log").write_bytes(odd)
+    for name in ("real.log", "odd.log"):
+        with monkeypatch.context() as patch:
+            scanned = _scanned(patch)
+            fast_source, fast = _read([tmp_path / name])
+            assert scanned == [str(tmp_path / name)]
+        with monkeypatch.context() as patch:
+            slow_source, slow = _read([tmp_path / name], patch, python=True)
+        assert fast.equals(slow), name
+        for field in ("lines_read", "parsed", "malformed", "non_utf8_lines", "messages", "first_time",
+                      "last_time"):
+            assert getattr(fast_source.stats, field) == getattr(slow_source.stats, field), (name, field)
+        assert [str(s) for s in fast_source.stats.malformed_samples] == [
+            str(s) for s in slow_source.stats.malformed_samples]
+    assert slow_source.stats.malformed == 2 and slow_source.stats.non_utf8_lines == 1
