@@ -134,25 +134,39 @@ def zone_nodes(sim, cdf, cdid, decisions, fv) -> Nodes:
 
 
 def limit_events(sim, df, nodes: Nodes):
-    """One row per (request, limit with a non-empty key): row, t, slot, zi, node, rate, burst, delay."""
+    """One row per (request, limit with a non-empty key): row, t, slot, zi, node, rate, burst,
+    delay; zone by zone (so in node order, zone-major) and in request order within a zone."""
     import polars as pl
 
-    frames = []
     limited = df.filter(pl.col("limited")).select("row", "t", "ctx", "loc")
-    for (loc,), sub in limited.partition_by("loc", as_dict=True).items():
-        if loc >= 0 and sim._locations[loc][0].returns:
+    blocks = len(sim._limits_at)               # block b: location b - 1 (0: the server block)
+    uses: dict[tuple, dict] = {}               # (zone index, nth use in a block) -> block -> (slot, limit)
+    for b, limits in enumerate(sim._limits_at):
+        if b > 0 and sim._locations[b - 1][0].returns:
             continue  # `return` answers before limit_req runs
-        for slot, limit in enumerate(sim.limits_at(loc)):
+        nth: dict[int, int] = {}
+        for slot, limit in enumerate(limits):
             zi = nodes.index[limit.zone]
-            n = sub.height
-            frames.append(pl.DataFrame({
-                "row": sub["row"], "t": sub["t"], "slot": pl.repeat(slot, n, dtype=pl.Int32, eager=True),
-                "zi": pl.repeat(zi, n, dtype=pl.Int64, eager=True),
-                "node": nodes.per_zone[zi].gather(sub["ctx"]),
-                "rate": pl.repeat(limit.rate, n, dtype=pl.Int64, eager=True),
-                "burst": pl.repeat(limit.burst_milli, n, dtype=pl.Int64, eager=True),
-                "delay": pl.repeat(min(limit.delay_milli, _BIG), n, dtype=pl.Int64, eager=True),
-            }).drop_nulls("node"))
+            uses.setdefault((zi, nth.get(zi, 0)), {})[b] = (slot, limit)
+            nth[zi] = nth.get(zi, 0) + 1
+    block = (limited["loc"] + 1).cast(pl.Int64)
+    frames = []
+    for (zi, _), at in sorted(uses.items()):
+        slot_of = pl.Series([at[b][0] if b in at else -1 for b in range(blocks)], dtype=pl.Int32)
+        burst_of = pl.Series([at[b][1].burst_milli if b in at else 0 for b in range(blocks)], dtype=pl.Int64)
+        delay_of = pl.Series([min(at[b][1].delay_milli, _BIG) if b in at else 0 for b in range(blocks)],
+                             dtype=pl.Int64)
+        here = slot_of.gather(block) >= 0
+        sub = limited.filter(here) if not here.all() else limited
+        where = block.filter(here) if not here.all() else block
+        n = sub.height
+        frames.append(pl.DataFrame({
+            "row": sub["row"], "t": sub["t"], "slot": slot_of.gather(where),
+            "zi": pl.repeat(zi, n, dtype=pl.Int64, eager=True),
+            "node": nodes.per_zone[zi].gather(sub["ctx"]),
+            "rate": pl.repeat(next(iter(at.values()))[1].rate, n, dtype=pl.Int64, eager=True),
+            "burst": burst_of.gather(where), "delay": delay_of.gather(where),
+        }).drop_nulls("node"))
     if not frames:
         return None
     return pl.concat(frames)
@@ -178,14 +192,74 @@ def _plain_key(sim, expr, cdf):
 
 
 def _by_node(frame):
-    """`frame` sorted by node, then row: one integer sort when both fit in one Int64 (they do for
-    any realistic batch: node < 2**40, row < 2**21), else a two-column sort."""
+    """`frame` (zone-major: zone index, then node, increasing) sorted by node, then row. A zone's
+    rows already in that order (one key, requests in order: a global bucket) are not sorted again;
+    the others by one integer sort when node and row fit in one Int64 (they do for any realistic
+    batch: node < 2**40, row < 2**21), else a two-column sort."""
     import polars as pl
 
     row_bits = int(frame["row"].max() or 0).bit_length()
-    if int(frame["node"].min() or 0) >= 0 and int(frame["node"].max() or 0).bit_length() + row_bits <= 62:
-        return frame.sort(pl.col("node") * (1 << row_bits) + pl.col("row").cast(pl.Int64))
-    return frame.sort("node", "row")
+    if not (int(frame["node"].min() or 0) >= 0 and int(frame["node"].max() or 0).bit_length() + row_bits <= 62):
+        return frame.sort("node", "row")
+    key = frame.select(pl.col("node") * (1 << row_bits) + pl.col("row").cast(pl.Int64)).to_series()
+    if key.is_sorted():
+        return frame
+    zone = frame["zi"].rle_id()
+    bounds = (zone != zone.shift(1, fill_value=-1)).arg_true().to_list() + [frame.height]
+    parts = []
+    for begin, end in zip(bounds, bounds[1:]):
+        part, part_key = frame.slice(begin, end - begin), key.slice(begin, end - begin)
+        parts.append(part if part_key.is_sorted() else part.with_columns(part_key.alias("_k")).sort("_k").drop("_k"))
+    return pl.concat(parts) if len(parts) > 1 else parts[0]
+
+
+def _chain(t, rate: int, start_after: int | None):
+    """Positions of the requests a burst-0 bucket accepts, from an empty bucket (excess 0) last
+    used at `start_after` (None: a new key). `t`: the key's request times, never decreasing.
+
+    With burst 0 an accepted request always leaves excess 0, so a request passes exactly when at
+    least m0 = ceil(1000000 / rate) ms have passed since the last accepted one: the accepted
+    requests are a chain (each one's successor is the first request m0 ms later, found for all
+    requests at once by binary search), walked in as many steps as there are accepted requests."""
+    m0 = -(-1_000_000 // rate)
+    n = t.len()
+    i = int(t.search_sorted(start_after + m0, side="left")) if start_after is not None else 0
+    successor = t.search_sorted(t + m0, side="left").to_list()
+    accepted = []
+    while i < n:
+        accepted.append(i)
+        i = successor[i]
+    return accepted
+
+
+def _single_key_chains(frame, nodes: Nodes, zones: Zones):
+    """Zones of `frame` (zone-major events, request order within a zone) with a single key in this
+    batch (OFF's global buckets), every limit line there of burst 0, an empty stored bucket and a
+    clock that never goes back: such a bucket is exactly its accepted-request chain (`_chain`), no
+    Lindley bound needed. Returns (per row: chained, [(the key's rows, accepted: Boolean Series)])."""
+    import polars as pl
+
+    mask, chains = [], []
+    zone = frame["zi"].rle_id()
+    bounds = (zone != zone.shift(1, fill_value=-1)).arg_true().to_list() + [frame.height]
+    for begin, end in zip(bounds, bounds[1:]):
+        part = frame.slice(begin, end - begin)
+        node, t = part["node"], part["t"]
+        ok = (node.min() == node.max() and int(part["burst"].max()) == 0
+              and (part.height == 1 or bool((part["row"].diff().slice(1) > 0).all()
+                                            and (t.diff().slice(1) >= 0).all())))
+        if ok:
+            state = nodes.states(node.head(1), zones)
+            known = bool(state["known"][0])
+            ok = not known or (int(state["e0"][0]) == 0 and int(t[0]) >= int(state["t0"][0]))
+        if ok:
+            accepted = pl.repeat(False, part.height, dtype=pl.Boolean, eager=True)
+            at = _chain(t, int(part["rate"][0]), int(state["t0"][0]) if known else None)
+            if at:
+                accepted = accepted.scatter(pl.Series(at, dtype=pl.Int64), True)
+            chains.append((part, accepted))
+        mask.append(pl.repeat(bool(ok), part.height, dtype=pl.Boolean, eager=True))
+    return (pl.concat(mask) if mask else pl.Series([], dtype=pl.Boolean)), chains
 
 
 def _segments(node):
@@ -314,13 +388,8 @@ def _solo_buckets(frame, nodes: Nodes, zones: Zones, results: dict, rejected: li
 
 
 def _zero_burst_keys(frame, nodes: Nodes, zones: Zones, rejected: list):
-    """Keys whose every limit line has burst 0 (OFF's global zones), replayed as accepted-request chains.
-
-    With burst 0 an accepted request always leaves excess 0, so a request passes exactly when at
-    least m0 = ceil(1000000 / rate) ms have passed since the last accepted one: the accepted
-    requests are a chain (each one's successor is the first request m0 ms later, found for all
-    requests at once by binary search), walked in as many steps as there are accepted requests.
-    Only keys whose clock never goes back qualify.
+    """Keys whose every limit line has burst 0, an empty stored bucket and a clock that never goes
+    back, replayed as accepted-request chains (`_chain`).
     Appends the rejected rows (a Series per key) to `rejected`; returns (hits frames, the events it
     did not handle)."""
     import polars as pl
@@ -343,15 +412,8 @@ def _zero_burst_keys(frame, nodes: Nodes, zones: Zones, rejected: list):
         sub = fast.slice(begin, end - begin)
         t = sub["t"]
         n = t.len()
-        m0 = -(-1_000_000 // sub["rate"][0])
-        start = int(t.search_sorted(sub["t0"][0] + m0, side="left")) if sub["known"][0] else 0
-        successor = t.search_sorted(t + m0, side="left").to_list()   # the first request m0 ms later
-        accepted_at = []
-        i = start
-        while i < n:                                 # as many steps as accepted requests
-            accepted_at.append(i)
-            i = successor[i]
-        chain = pl.Series(accepted_at, dtype=pl.Int64)
+        chain = pl.Series(_chain(t, int(sub["rate"][0]), int(sub["t0"][0]) if sub["known"][0] else None),
+                          dtype=pl.Int64)
         accepted = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
         if chain.len():
             accepted = accepted.scatter(chain, True)
@@ -392,16 +454,23 @@ def replay(sim, df, events, nodes: Nodes):
     is_unsafe = pl.col("zi").is_in(unsafe_zi)
     safe = events.filter(~is_unsafe) if unsafe_zi else events
     unsafe_events = events.filter(is_unsafe) if unsafe_zi else events.clear()
+    calm, chained = [], []                          # single-key burst-0 buckets: (rows, accepted)
+    if safe.height:
+        mask, chains = _single_key_chains(safe, nodes, zones)
+        if chains:
+            safe = safe.filter(~mask)
+            for part, accepted in chains:
+                (calm if accepted.all() else chained).append((part, accepted))
     bound = _lindley(_by_node(safe), nodes, zones) if safe.height else None
     inert = ~pl.col("bad") & ~pl.col("delays")      # constant over a key's rows
-    if bound is not None:
-        active = pl.concat([unsafe_events, bound.filter(~inert).select(events.columns)])
-    else:
-        active = unsafe_events
+    # a chain that accepts every request is inert too
+    active = pl.concat([unsafe_events, *([bound.filter(~inert).select(events.columns)] if bound is not None else []),
+                        *[part.select(events.columns) for part, _ in chained]])
 
     # Non-inert keys linked by one request are replayed together.
     coupled = active.filter(active["row"].is_duplicated())
     slow_nodes: list = []
+    slow_set: set = set()
     if coupled.height:
         parent: dict = {}
 
@@ -416,6 +485,7 @@ def replay(sim, df, events, nodes: Nodes):
             for n in linked[1:]:
                 parent[find(n)] = first
         slow_nodes = list(parent)
+    slow_set = set(slow_nodes)
     in_slow = pl.col("node").is_in(pl.Series(slow_nodes, dtype=pl.Int64).implode())
 
     results: dict[int, tuple] = {}
@@ -424,6 +494,15 @@ def replay(sim, df, events, nodes: Nodes):
     rejected_runs: list = []                        # Series of rejected rows (the burst-0 chains)
     zero_hits = []
     slow = unsafe_events
+    for part, accepted in chained:
+        if part["node"][0] in slow_set:
+            slow = pl.concat([slow, part.select(events.columns)])
+            continue
+        refused = part.filter(~accepted)
+        zero_hits.append(refused.select("row", pl.lit(REJECTED).alias("status"),
+                                        pl.lit(nodes.names[int(part["zi"][0])]).alias("zone")))
+        rejected_runs.append(refused["row"])
+        nodes.store(part.filter(accepted).tail(1).select("node", pl.lit(0, dtype=pl.Int64).alias("W"), "t"), zones)
     if bound is not None:
         # exact from step 1: within the burst everywhere, delaying somewhere, not coupled
         candidates = bound.filter(~pl.col("bad") & pl.col("delays") & ~in_slow)
@@ -435,7 +514,8 @@ def replay(sim, df, events, nodes: Nodes):
         # A key alone on its requests (others inert) in a safe zone is a single leaky bucket: a tight loop.
         solo = bound.filter(pl.col("bad") & ~in_slow)
         if solo.height:
-            zero_hits, loop = _zero_burst_keys(solo, nodes, zones, rejected_runs)
+            more_hits, loop = _zero_burst_keys(solo, nodes, zones, rejected_runs)
+            zero_hits += more_hits
             if loop.height:
                 _solo_buckets(loop, nodes, zones, results, rejected)
         if slow_nodes:
@@ -458,9 +538,14 @@ def replay(sim, df, events, nodes: Nodes):
                     rejected.append(row)
     # Inert keys: exact state from the requests that were accounted (not rejected). Keys none of whose
     # requests was rejected keep their step-1 values; the others are recomputed without the rejections.
+    row_type = events["row"].dtype
+    gone = pl.concat([pl.Series(rejected, dtype=row_type), *[r.cast(row_type) for r in rejected_runs]])
+    for part, _ in calm:
+        # a chain that accepts every request still does without those other zones rejected (longer
+        # gaps): it ends empty at its last accounted request
+        accounted = part.filter(~pl.col("row").is_in(gone.implode())) if gone.len() else part
+        nodes.store(accounted.tail(1).select("node", pl.lit(0, dtype=pl.Int64).alias("W"), "t"), zones)
     if bound is not None:
-        row_type = bound["row"].dtype
-        gone = pl.concat([pl.Series(rejected, dtype=row_type), *[r.cast(row_type) for r in rejected_runs]])
         touched = pl.Series([], dtype=pl.Int64)
         if gone.len():
             touched = bound.filter(inert & pl.col("row").is_in(gone.implode()))["node"].unique()
