@@ -74,22 +74,29 @@ class SamplingSource:
     def __getattr__(self, name):
         return getattr(self._source, name)
 
-    def batches(self, *args, columns=None, **kwargs):
-        import polars as pl
-
+    def batches(self, *args, columns=None, transform=None, **kwargs):
         if columns is not None:  # the reader may parse only the columns asked for: add the sample's
             kwargs["columns"] = set(columns) | set(SAMPLE_COLUMNS)
-        for batch in self._source.batches(*args, **kwargs):
-            keep = pl.col("status").is_in([400, 401, 403, 404, 405]).fill_null(False)
-            if "line_number" in batch.columns:
-                keep = keep | (pl.col("line_number") % SAMPLE_EVERY == 0)
-            cols = [c for c in SAMPLE_COLUMNS if c in batch.columns]
-            self._kept.append(batch.filter(keep).select(cols))
+
+        def sample_then(batch):  # in the reading thread, like the caller's own transform
+            return self._sample(batch), (transform(batch) if transform is not None else batch)
+
+        for kept, out in self._source.batches(*args, transform=sample_then, **kwargs):
+            self._kept.append(kept)
             if len(self._kept) >= 16:
                 self._compact()
-            yield batch
+            yield out
         self._compact()
         self.samples = self._kept[0] if self._kept else None
+
+    @staticmethod
+    def _sample(batch):
+        import polars as pl
+
+        keep = pl.col("status").is_in([400, 401, 403, 404, 405]).fill_null(False)
+        if "line_number" in batch.columns:
+            keep = keep | (pl.col("line_number") % SAMPLE_EVERY == 0)
+        return batch.filter(keep).select([c for c in SAMPLE_COLUMNS if c in batch.columns])
 
     def _compact(self):
         import polars as pl

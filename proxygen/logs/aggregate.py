@@ -476,7 +476,9 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     needed = {"client_ip", "time", "path", "query", "status", "bytes", "user_agent"}
     for expr in flags.values():
         needed.update(expr.meta.root_names())
-    for batch in source.batches(columns=needed):
+    def reduce(batch):
+        """A batch's own tables (they need nothing from earlier batches): computed in the reading
+        thread, while the previous batch is merged here."""
         status = pl.col("status")
         lines = batch.select(
             pl.col("client_ip").hash().alias("ip_h"),
@@ -491,7 +493,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             *[expr.fill_null(False).alias(f"flag_{name}") for name, expr in flags.items()],
         )
         lazy = lines.lazy()
-        (ip_batch, ua_batch, ip_ua_batch, ip_min_batch, ua_min_batch, per_min_batch) = pl.collect_all([
+        tables = pl.collect_all([
             lazy.group_by("ip_h").agg(*per_key, pl.col("client_ip").first().alias("key")),
             lazy.group_by("ua_h").agg(*per_key, pl.col("user_agent").first().alias("key")),
             lazy.group_by("ip_h", "ua_h").agg(pl.len().cast(pl.UInt32).alias("requests")),
@@ -499,6 +501,10 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             lazy.group_by("ua_h", "minute").agg(per_minute_aggs),
             lazy.group_by("minute").agg(per_minute_aggs),
         ])
+        return lines.select("ip_h", "ua_h", "time", "h"), tables
+
+    for lines, tables in source.batches(columns=needed, transform=reduce):
+        (ip_batch, ua_batch, ip_ua_batch, ip_min_batch, ua_min_batch, per_min_batch) = tables
         ip_pairs, ua_pairs = lines.select("ip_h", "h"), lines.select("ua_h", "h")
         ip_part.add(ip_batch.drop("first_limited"))
         ua_part.add(ua_batch.drop("first_limited"))

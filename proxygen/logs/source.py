@@ -94,14 +94,16 @@ class LogSource:
             return None
         return sum(i.size or 0 for i in self.inputs)
 
-    def batches(self, columns: set[str] | None = None) -> Iterator["pl.DataFrame"]:
+    def batches(self, columns: set[str] | None = None, transform: Callable | None = None) -> Iterator:
         """Yield typed DataFrames (see `proxygen.logs.parse` for the columns), in input order.
 
         `columns` restricts the output to those columns (plus `time` and `line_number`); the
         parser then skips capturing the other variables, which is markedly faster.
 
         Reading and parsing run one batch ahead in a background thread (polars releases the GIL),
-        so parsing the next batch overlaps whatever the caller does with this one.
+        so parsing the next batch overlaps whatever the caller does with this one. `transform`, a
+        function of one batch, runs in that thread too and what it returns is yielded instead: the
+        per-batch work that needs no state of the caller's then overlaps the rest.
         """
         import queue
         import threading
@@ -118,6 +120,8 @@ class LogSource:
         def produce() -> None:
             try:
                 for frame in self._parsed_batches(columns):
+                    if transform is not None:
+                        frame = transform(frame)
                     while not stop.is_set():
                         try:
                             ahead.put(frame, timeout=0.1)
