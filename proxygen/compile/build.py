@@ -24,6 +24,7 @@ from proxygen.model.settings import Host
 
 if TYPE_CHECKING:
     from proxygen.blocklist.render import RenderData
+    from proxygen.blocklist.store import Blocklist
 
 # Where the crawler-defence snippet sends tarpitted requests (a file of proxygen.yml `pages:`).
 TARPIT_PAGE = "stop-crawling.txt"
@@ -41,6 +42,7 @@ class HostOutput:
 @dataclass
 class BuildResult:
     hosts: dict[str, HostOutput] = field(default_factory=dict)
+    blocklist: "Blocklist | None" = None  # blocklists/ as loaded for this build (lint rules read it too)
 
     @property
     def site_count(self) -> int:
@@ -71,7 +73,12 @@ def build(repo: Repository, host: str | None = None,
     result = BuildResult()
     settings = adapt_settings(repo.settings) if adapt_settings is not None else repo.settings
     hosts = select_hosts(repo, host)
-    blocklist = blocklist_data(repo, settings) if hosts else (None, [])  # the same for every host: read once
+    blocklist = (None, [])
+    if hosts:  # the same for every host: read once
+        from proxygen.blocklist import load_blocklists
+
+        result.blocklist = load_blocklists(repo.root / settings.blocklists_dir)
+        blocklist = blocklist_data(repo, settings, loaded=result.blocklist)
     for h in hosts:
         if adapt is not None:
             h = adapt(h)
@@ -79,17 +86,18 @@ def build(repo: Repository, host: str | None = None,
     return result
 
 
-def blocklist_data(repo: Repository, settings, now=None):
+def blocklist_data(repo: Repository, settings, now=None, loaded=None):
     """RenderData for `settings.blocklists_dir`, plus warnings for what cannot be rendered.
 
     ASN entries are expanded into their networks from `crawlers.asn_db` (relative to the repository);
     without one they are skipped with a warning instead of failing the build. Where dry-run throttle
     zones can be rendered depends on the host's sites: `place_throttles` decides it per host.
+    `loaded` is the directory already loaded, if the caller has it.
     """
     from proxygen.blocklist import load_blocklists
     from proxygen.blocklist.render import render_data
 
-    blocklist = load_blocklists(repo.root / settings.blocklists_dir)
+    blocklist = loaded if loaded is not None else load_blocklists(repo.root / settings.blocklists_dir)
     warnings: list[str] = []
     asn_path = settings.crawlers.asn_db
     reader = None

@@ -54,6 +54,8 @@ class LintContext:
         from proxygen.blocklist import load_blocklists
         from proxygen.errors import ProxygenError
 
+        if self.build is not None and self.build.blocklist is not None:
+            return self.build.blocklist  # loaded once, by the build
         try:
             return load_blocklists(self.repo.root / self.settings.blocklists_dir)
         except ProxygenError:
