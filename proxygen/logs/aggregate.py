@@ -441,6 +441,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     if not (0 < prefix_v4 <= 32 and 0 < prefix_v6 <= 128):
         raise UsageError(f"prefix lengths /{prefix_v4} (IPv4) and /{prefix_v6} (IPv6) are out of range")
     db = AsnDb.open(asn_db) if isinstance(asn_db, str) else asn_db
+    large = getattr(source, "large", True)  # memory first: the final tables are built more one at a time
 
     count_cols = ["requests", "s2xx", "s3xx", "s4xx", "s5xx", "limited", "bytes",
                   *[f"rc_{c}" for c in class_names], *[f"flag_{f}" for f in flags]]
@@ -578,11 +579,11 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
 
         # ---- what by_prefix / by_asn need from IP-level partials, one after the other (side by side,
         # their transient tables would add up); then the per-IP sketch and (IP, UA) table can go
-        activity = {"prefix": _group_activity("prefix", enrichment, ip_min_tab, ip_ua_tab, ip_sketch_tab, ip_cutoffs,
-                                              ua_tab)}
-        if db is not None:
-            activity["asn"] = _group_activity("asn", enrichment, ip_min_tab, ip_ua_tab, ip_sketch_tab, ip_cutoffs,
-                                              ua_tab)
+        group_args = (enrichment, ip_min_tab, ip_ua_tab, ip_sketch_tab, ip_cutoffs, ua_tab)
+        f_asn = pool.submit(_group_activity, "asn", *group_args) if db is not None and not large else None
+        activity = {"prefix": _group_activity("prefix", *group_args)}
+        if db is not None:  # a large log's: one after the other, their transient tables would add up
+            activity["asn"] = f_asn.result() if f_asn is not None else _group_activity("asn", *group_args)
         del ip_sketch_tab, ip_cutoffs, ip_ua_tab
         for partial in (ip_sketch, ip_ua):
             partial.frames = []

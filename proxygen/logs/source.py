@@ -88,6 +88,12 @@ class LogSource:
         self._stdin_used = False
 
     @property
+    def large(self) -> bool:
+        """Whether the inputs (uncompressed; stdin counts as large) reach `EAGER_MEMORY_RETURN_BYTES`:
+        then readers and aggregation favour bounded memory over speed."""
+        return _expanded_size(self.inputs) >= EAGER_MEMORY_RETURN_BYTES
+
+    @property
     def total_bytes(self) -> int | None:
         """Bytes on disk of all inputs (compressed size for .gz); None when stdin is one of them."""
         if any(i.size is None for i in self.inputs):
