@@ -222,13 +222,9 @@ class _Sharded:
             self.shards = [_Partial(keys, aggs, min_rows=_COMPACT_ROWS // shards) for _ in range(shards)]
 
     def add(self, frame) -> None:
-        import polars as pl
-
-        n = len(self.shards)
-        pieces = frame.with_columns((pl.col(self.key) % n).alias("_shard")).partition_by(
-            "_shard", include_key=False, as_dict=True)
-        for (shard,), piece in pieces.items():
-            self.shards[int(shard)].add(piece)
+        """Add a frame, or the `split` of one (which the reading thread can do)."""
+        for shard, piece in (frame if isinstance(frame, dict) else split_shards(frame, self.key)).items():
+            self.shards[shard].add(piece)
 
     @property
     def frames(self):
@@ -250,6 +246,15 @@ class _Sharded:
         for shard in self.shards:
             shard.frames = []
         return merged
+
+
+def split_shards(frame, key: str, shards: int = 4) -> dict:
+    """{shard: rows} of a frame, by key hash, as `_Sharded` keeps them."""
+    import polars as pl
+
+    pieces = frame.with_columns((pl.col(key) % shards).alias("_shard")).partition_by(
+        "_shard", include_key=False, as_dict=True)
+    return {int(shard): piece for (shard,), piece in pieces.items()}
 
 
 class _Sketch:
@@ -502,15 +507,18 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             lazy.group_by("ua_h", "minute").agg(per_minute_aggs),
             lazy.group_by("minute").agg(per_minute_aggs),
         ])
-        return lines.select("ip_h", "ua_h", "time", "h"), tables
+        ip_batch = tables[0]
+        sharded = (split_shards(ip_batch.drop("first_limited"), "ip_h"), split_shards(tables[3], "ip_h"),
+                   split_shards(lines.select("ip_h", "h"), "ip_h"))
+        return lines.select("ip_h", "ua_h", "time", "h"), tables, sharded
 
-    for lines, tables in source.batches(columns=needed, transform=reduce):
-        (ip_batch, ua_batch, ip_ua_batch, ip_min_batch, ua_min_batch, per_min_batch) = tables
-        ip_pairs, ua_pairs = lines.select("ip_h", "h"), lines.select("ua_h", "h")
-        ip_part.add(ip_batch.drop("first_limited"))
+    for lines, tables, (ip_pieces, ip_min_pieces, ip_pairs) in source.batches(columns=needed, transform=reduce):
+        (ip_batch, ua_batch, ip_ua_batch, _, ua_min_batch, per_min_batch) = tables
+        ua_pairs = lines.select("ua_h", "h")
+        ip_part.add(ip_pieces)
         ua_part.add(ua_batch.drop("first_limited"))
         ip_ua.add(ip_ua_batch)
-        ip_min.add(ip_min_batch)
+        ip_min.add(ip_min_pieces)
         ua_min.add(ua_min_batch)
         per_min.add(per_min_batch)
         ip_sketch.add(ip_pairs)
