@@ -73,3 +73,31 @@ def test_both_paths_give_the_same_batches_and_stats(tmp_path, monkeypatch):
         assert [str(s) for s in fast_source.stats.malformed_samples] == [
             str(s) for s in slow_source.stats.malformed_samples]
     assert slow_source.stats.malformed == 2 and slow_source.stats.non_utf8_lines == 1
+
+
+def test_a_file_polars_refuses_is_read_by_the_python_reader(tmp_path, monkeypatch):
+    (tmp_path / "a.log").write_text("".join(main_line(ip=f"192.0.2.{i}") + "\n" for i in range(20)))
+
+    def refuses(item, report):
+        raise pl.exceptions.ComputeError("refused")
+        yield
+
+    monkeypatch.setattr(source_module, "_scan_file", refuses)
+    source, frame = _read([tmp_path / "a.log"])
+    assert frame.height == 20 and source.stats.messages == []
+
+
+def test_a_scan_failing_midway_keeps_the_lines_read_and_says_where(tmp_path, monkeypatch):
+    (tmp_path / "a.log").write_text("".join(main_line(ip=f"192.0.2.{i}") + "\n" for i in range(20)))
+    original = source_module._scan_file
+
+    def fails_after_one_batch(item, report):
+        yield next(iter(original(item, report)))
+        raise OSError("input/output error")
+
+    monkeypatch.setattr(source_module, "SCAN_BATCH_ROWS", 8)
+    monkeypatch.setattr(source_module, "_scan_file", fails_after_one_batch)
+    source, frame = _read([tmp_path / "a.log"])
+    assert frame["line_number"].to_list() == list(range(1, 9))
+    assert source.stats.messages == [f"{tmp_path / 'a.log'}: reading stopped after line 8: input/output error; "
+                                     "kept the lines before"]
