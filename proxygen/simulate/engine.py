@@ -107,6 +107,23 @@ def _combined_codes(df, columns):
     return code.alias("code")
 
 
+def _spread_seconds(t):
+    """Log times in whole seconds -> each second's requests spread evenly over its 1000 ms, in log
+    order: the k-th of n requests logged in second s at s + k * 1000 // n."""
+    import polars as pl
+
+    if (t.diff().fill_null(0) >= 0).all():
+        # the usual log: each second's lines are consecutive, so their rank and count come from
+        # where each run of equal seconds starts (no window grouping)
+        run = t.rle_id()
+        begin = (run != run.shift(1, fill_value=-1)).arg_true()
+        size = pl.concat([begin.slice(1), pl.Series([t.len()], dtype=begin.dtype)]) - begin
+        rank = pl.int_range(t.len(), dtype=pl.Int64, eager=True) - begin.cast(pl.Int64).gather(run)
+        return t + rank * 1000 // size.cast(pl.Int64).gather(run)
+    return pl.DataFrame({"t": t}).select(
+        pl.col("t") + pl.int_range(pl.len()).over("t") * 1000 // pl.len().over("t")).to_series()
+
+
 def _contexts(df, columns):
     """(context index per row, first row of each context, in order of appearance): rows share a
     context exactly when all `columns` (strings) are equal. Grouped by a 64-bit hash of the columns,
@@ -436,19 +453,8 @@ class Simulator:
 
         # nginx logs seconds: spread each second's requests evenly over it, in log order
         # (otherwise a 60000r/m zone would see a whole second's requests in the same millisecond).
-        t = df["t"]
-        if (t % 1000 == 0).all():
-            if (t.diff().fill_null(0) >= 0).all():
-                # the usual log: each second's lines are consecutive, so their rank and count come from
-                # where each run of equal seconds starts (no window grouping)
-                run = t.rle_id()
-                begin = (run != run.shift(1, fill_value=-1)).arg_true()
-                size = pl.concat([begin.slice(1), pl.Series([t.len()], dtype=begin.dtype)]) - begin
-                rank = pl.int_range(t.len(), dtype=pl.Int64, eager=True) - begin.cast(pl.Int64).gather(run)
-                df = df.with_columns((t + rank * 1000 // size.cast(pl.Int64).gather(run)).alias("t"))
-            else:
-                df = df.with_columns(
-                    (pl.col("t") + pl.int_range(pl.len()).over("t") * 1000 // pl.len().over("t")).alias("t"))
+        if (df["t"] % 1000 == 0).all():
+            df = df.with_columns(_spread_seconds(df["t"]).alias("t"))
         self._frame_outcomes(df, cdf, cdid, decisions, report)
 
     def _frame_outcomes(self, df, cdf, cdid, decisions: list[Decision], report) -> None:
