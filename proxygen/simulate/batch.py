@@ -138,7 +138,7 @@ def limit_events(sim, df, nodes: Nodes):
     delay; zone by zone (so in node order, zone-major) and in request order within a zone."""
     import polars as pl
 
-    limited = df.filter(pl.col("limited")).select("row", "t", "ctx", "loc")
+    limited = df.select("row", "t", "ctx", "loc", "limited").filter(pl.col("limited"))
     blocks = len(sim._limits_at)               # block b: location b - 1 (0: the server block)
     uses: dict[tuple, dict] = {}               # (zone index, nth use in a block) -> block -> (slot, limit)
     for b, limits in enumerate(sim._limits_at):
@@ -156,17 +156,15 @@ def limit_events(sim, df, nodes: Nodes):
         burst_of = pl.Series([at[b][1].burst_milli if b in at else 0 for b in range(blocks)], dtype=pl.Int64)
         delay_of = pl.Series([min(at[b][1].delay_milli, _BIG) if b in at else 0 for b in range(blocks)],
                              dtype=pl.Int64)
-        here = slot_of.gather(block) >= 0
-        sub = limited.filter(here) if not here.all() else limited
-        where = block.filter(here) if not here.all() else block
-        n = sub.height
+        node = nodes.per_zone[zi].gather(limited["ctx"])
+        keep = (slot_of.gather(block) >= 0) & node.is_not_null()      # limited here, with a key
+        where = block.filter(keep)
+        n = where.len()
         frames.append(pl.DataFrame({
-            "row": sub["row"], "t": sub["t"], "slot": slot_of.gather(where),
-            "zi": pl.repeat(zi, n, dtype=pl.Int64, eager=True),
-            "node": nodes.per_zone[zi].gather(sub["ctx"]),
+            "row": limited["row"].filter(keep), "t": limited["t"].filter(keep), "slot": slot_of.gather(where),
+            "zi": pl.repeat(zi, n, dtype=pl.Int64, eager=True), "node": node.filter(keep),
             "rate": pl.repeat(next(iter(at.values()))[1].rate, n, dtype=pl.Int64, eager=True),
-            "burst": burst_of.gather(where), "delay": delay_of.gather(where),
-        }).drop_nulls("node"))
+            "burst": burst_of.gather(where), "delay": delay_of.gather(where)}))
     if not frames:
         return None
     return pl.concat(frames)

@@ -448,7 +448,7 @@ class Simulator:
             paths = df["path"].unique()
             loc = df["path"].replace_strict(paths, pl.Series([self.location_for(p) for p in paths.to_list()],
                                                              dtype=pl.Int32), return_dtype=pl.Int32)
-        df = df.select("client_ip", "t", "user_agent").with_row_index("row").with_columns(
+        df = df.select("t").with_row_index("row").with_columns(
             ctx.alias("ctx"), cdid.gather(ctx).alias("did"), loc.alias("loc"))
 
         # nginx logs seconds: spread each second's requests evenly over it, in log order
