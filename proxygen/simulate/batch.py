@@ -212,22 +212,47 @@ def _by_node(frame):
 
 
 def _chain(t, rate: int, start_after: int | None):
-    """Positions of the requests a burst-0 bucket accepts, from an empty bucket (excess 0) last
-    used at `start_after` (None: a new key). `t`: the key's request times, never decreasing.
+    """Which requests a burst-0 bucket accepts (a Boolean Series), from an empty bucket (excess 0)
+    last used at `start_after` (None: a new key). `t`: the key's request times, never decreasing.
 
     With burst 0 an accepted request always leaves excess 0, so a request passes exactly when at
-    least m0 = ceil(1000000 / rate) ms have passed since the last accepted one: the accepted
-    requests are a chain (each one's successor is the first request m0 ms later, found for all
-    requests at once by binary search), walked in as many steps as there are accepted requests."""
+    least m0 = ceil(1000000 / rate) ms have passed since the last accepted one. A request at least
+    m0 after the one before it is accepted whatever happened in between; only the others need the
+    last accepted time. Whichever is fewer: walk those, or walk the chain of accepted requests (each
+    one's successor is the first request m0 ms later, found for all at once by binary search)."""
+    import polars as pl
+
     m0 = -(-1_000_000 // rate)
     n = t.len()
+    gap = t.diff()
+    if start_after is not None:
+        gap[0] = int(t[0]) - start_after
+    unsure = (gap < m0).fill_null(False).arg_true()         # fill: a new key's first request passes
+    longest = (int(t[-1]) - (start_after if start_after is not None else int(t[0]))) // m0 + 1
+    if unsure.len() <= longest:
+        positions = unsure.to_list()
+        times = t.to_list()
+        refused = []
+        last = start_after
+        after = -2                                           # the unsure position handled last
+        for i in positions:
+            if i - 1 != after and i > 0:                     # the request before was sure: accepted
+                last = times[i - 1]
+            if times[i] - last >= m0:
+                last = times[i]
+            else:
+                refused.append(i)
+            after = i
+        accepted = pl.repeat(True, n, dtype=pl.Boolean, eager=True)
+        return accepted.scatter(pl.Series(refused, dtype=pl.Int64), False) if refused else accepted
     i = int(t.search_sorted(start_after + m0, side="left")) if start_after is not None else 0
     successor = t.search_sorted(t + m0, side="left").to_list()
-    accepted = []
+    at = []
     while i < n:
-        accepted.append(i)
+        at.append(i)
         i = successor[i]
-    return accepted
+    accepted = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
+    return accepted.scatter(pl.Series(at, dtype=pl.Int64), True) if at else accepted
 
 
 def _single_key_chains(frame, nodes: Nodes, zones: Zones):
@@ -251,11 +276,7 @@ def _single_key_chains(frame, nodes: Nodes, zones: Zones):
             known = bool(state["known"][0])
             ok = not known or (int(state["e0"][0]) == 0 and int(t[0]) >= int(state["t0"][0]))
         if ok:
-            accepted = pl.repeat(False, part.height, dtype=pl.Boolean, eager=True)
-            at = _chain(t, int(part["rate"][0]), int(state["t0"][0]) if known else None)
-            if at:
-                accepted = accepted.scatter(pl.Series(at, dtype=pl.Int64), True)
-            chains.append((part, accepted))
+            chains.append((part, _chain(t, int(part["rate"][0]), int(state["t0"][0]) if known else None)))
         mask.append(pl.repeat(bool(ok), part.height, dtype=pl.Boolean, eager=True))
     return (pl.concat(mask) if mask else pl.Series([], dtype=pl.Boolean)), chains
 
@@ -410,18 +431,14 @@ def _zero_burst_keys(frame, nodes: Nodes, zones: Zones, rejected: list):
         sub = fast.slice(begin, end - begin)
         t = sub["t"]
         n = t.len()
-        chain = pl.Series(_chain(t, int(sub["rate"][0]), int(sub["t0"][0]) if sub["known"][0] else None),
-                          dtype=pl.Int64)
-        accepted = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
-        if chain.len():
-            accepted = accepted.scatter(chain, True)
+        accepted = _chain(t, int(sub["rate"][0]), int(sub["t0"][0]) if sub["known"][0] else None)
         refused = sub.filter(~accepted)
         if refused.height:
             hits.append(refused.select("row", pl.lit(REJECTED).alias("status"),
                                        pl.lit(nodes.names[sub["zi"][0]]).alias("zone")))
             rejected.append(refused["row"])
-        if chain.len():
-            nodes.store(pl.DataFrame({"node": [sub["node"][0]], "W": [0], "t": [t[int(chain.max())]]}), zones)
+        if accepted.any():
+            nodes.store(pl.DataFrame({"node": [sub["node"][0]], "W": [0], "t": [t.filter(accepted)[-1]]}), zones)
     return hits, rest
 
 
