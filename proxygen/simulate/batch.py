@@ -483,7 +483,9 @@ def replay(sim, df, events, nodes: Nodes):
                         *[part.select(events.columns) for part, _ in chained]])
 
     # Non-inert keys linked by one request are replayed together.
-    coupled = active.filter(active["row"].is_duplicated())
+    ordered = active["row"].sort()
+    shared = ordered.filter(ordered == ordered.shift(1))  # requests with two or more non-inert keys
+    coupled = active.filter(pl.col("row").is_in(shared.implode())) if shared.len() else active.clear()
     slow_nodes: list = []
     slow_set: set = set()
     if coupled.height:
