@@ -149,22 +149,19 @@ def limit_events(sim, df, nodes: Nodes):
             zi = nodes.index[limit.zone]
             uses.setdefault((zi, nth.get(zi, 0)), {})[b] = (slot, limit)
             nth[zi] = nth.get(zi, 0) + 1
-    block = (limited["loc"] + 1).cast(pl.Int64)
+    limited = limited.select("row", "t", "ctx", (pl.col("loc") + 1).cast(pl.Int64).alias("b"))
     frames = []
     for (zi, _), at in sorted(uses.items()):
         slot_of = pl.Series([at[b][0] if b in at else -1 for b in range(blocks)], dtype=pl.Int32)
         burst_of = pl.Series([at[b][1].burst_milli if b in at else 0 for b in range(blocks)], dtype=pl.Int64)
         delay_of = pl.Series([min(at[b][1].delay_milli, _BIG) if b in at else 0 for b in range(blocks)],
                              dtype=pl.Int64)
-        node = nodes.per_zone[zi].gather(limited["ctx"])
-        keep = (slot_of.gather(block) >= 0) & node.is_not_null()      # limited here, with a key
-        where = block.filter(keep)
-        n = where.len()
-        frames.append(pl.DataFrame({
-            "row": limited["row"].filter(keep), "t": limited["t"].filter(keep), "slot": slot_of.gather(where),
-            "zi": pl.repeat(zi, n, dtype=pl.Int64, eager=True), "node": node.filter(keep),
-            "rate": pl.repeat(next(iter(at.values()))[1].rate, n, dtype=pl.Int64, eager=True),
-            "burst": burst_of.gather(where), "delay": delay_of.gather(where)}))
+        sub = limited.with_columns(nodes.per_zone[zi].gather(limited["ctx"]).alias("node"))
+        sub = sub.filter(pl.lit(slot_of).gather(pl.col("b")) >= 0, pl.col("node").is_not_null())
+        frames.append(sub.select(
+            "row", "t", pl.lit(slot_of).gather(pl.col("b")).alias("slot"), pl.lit(zi, dtype=pl.Int64).alias("zi"),
+            "node", pl.lit(next(iter(at.values()))[1].rate, dtype=pl.Int64).alias("rate"),
+            pl.lit(burst_of).gather(pl.col("b")).alias("burst"), pl.lit(delay_of).gather(pl.col("b")).alias("delay")))
     if not frames:
         return None
     return pl.concat(frames)
