@@ -422,7 +422,7 @@ class Simulator:
             pl.col("path").cast(pl.Utf8).fill_null("/"),
             (pl.col("method").cast(pl.Utf8).fill_null("GET") if "method" in frame.columns
              else pl.lit("GET")).alias("method"),
-        ).drop_nulls("t")
+        ).drop_nulls("t").rechunk()           # one chunk per column: gathers and hashes run faster
         if df.height == 0:
             return
         # Everything but the clock and the path depends on (address, user agent, method) only:
