@@ -92,14 +92,16 @@ class PrefixTable:
     def __len__(self) -> int:
         return sum(len(t) for v in self.by_len.values() for t in v.values())
 
-    def lookup_one(self, ip: str) -> int | None:
+    def lookup_one(self, ip: str, parsed=False) -> int | None:
+        """`parsed`: `_parse(ip)` when the caller has it."""
         hit = self._cache.get(ip, -1)
         if hit != -1:
             return hit
         if ":" in ip and not self.by_len[6] and not ip.lower().startswith("::ffff:"):
             return None  # an IPv6 address (not IPv4-mapped) and no IPv6 network: no need to parse it
         result = None
-        parsed = _parse(ip)
+        if parsed is False:
+            parsed = _parse(ip)
         if parsed is not None:
             version, value = parsed
             bits = 32 if version == 4 else 128
@@ -163,5 +165,26 @@ def _parse_v4(ips):
 
 def lookup_many(tables: list, ips):
     """[table.lookup(ips) for table in tables], parsing each address once for all of them."""
-    parsed = _parse_v4(ips)
-    return [table._lookup_parsed(ips, parsed) for table in tables]
+    import polars as pl
+
+    v4, rest = _parse_v4(ips)
+    out = [table._lookup_parsed(ips, (v4, rest.clear())) for table in tables]
+    if rest.height:
+        # anything but dotted-quad IPv4 (IPv6 mostly): Python once per distinct address, parsed once for
+        # every table that has not seen it yet
+        uniq = rest["ip"].unique().to_list()
+        answers = [[] for _ in tables]
+        for ip in uniq:
+            parsed = False
+            for table, found in zip(tables, answers):
+                hit = table._cache.get(ip, -1)
+                if hit == -1:
+                    if parsed is False:
+                        parsed = _parse(ip)
+                    hit = table.lookup_one(ip, parsed)
+                found.append(hit)
+        mapped = rest.join(pl.DataFrame({"ip": uniq, **{f"a{i}": pl.Series(a, dtype=pl.Int32)
+                                                         for i, a in enumerate(answers)}}),
+                           on="ip", how="left")
+        out = [o.scatter(mapped["_r"], mapped[f"a{i}"]) for i, o in enumerate(out)]
+    return out
