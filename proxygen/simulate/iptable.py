@@ -51,7 +51,8 @@ class PrefixTable:
     def __init__(self, networks: list):
         self.by_len: dict[int, dict[int, dict[int, int]]] = {4: {}, 6: {}}
         for i, net in enumerate(networks):
-            net = ipaddress.ip_network(net)
+            if not isinstance(net, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+                net = ipaddress.ip_network(net)
             table = self.by_len[net.version].setdefault(net.prefixlen, {})
             table.setdefault(int(net.network_address), i)   # first listed wins on duplicates
         self._cache: dict[str, int | None] = {}

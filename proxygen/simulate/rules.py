@@ -41,8 +41,8 @@ class BlocklistRules:
         self.zones = {z.name: z for z in data.zones}
         self._by_len: dict[int, list[tuple[int, dict]]] = {4: [], 6: []}
         tables: dict[tuple[int, int], dict] = {}
-        for entry in data.geo:
-            net = ipaddress.ip_network(entry.network)
+        networks = [ipaddress.ip_network(entry.network) for entry in data.geo]
+        for entry, net in zip(data.geo, networks):
             tables.setdefault((net.version, net.prefixlen), {})[int(net.network_address)] = (entry.value, entry.rules)
         for (version, plen), table in sorted(tables.items(), key=lambda t: -t[0][1]):
             self._by_len[version].append((plen, table))
@@ -50,7 +50,7 @@ class BlocklistRules:
         self._regex = [(re.compile(u.pattern), u.value, u.rules) for u in data.ua_regex]
         from proxygen.simulate.iptable import PrefixTable
 
-        self.geo_table = PrefixTable([g.network for g in data.geo])
+        self.geo_table = PrefixTable(networks)
         self.geo_values = [(g.value, g.rules) for g in data.geo]
         self._ip_cache: dict[str, tuple] = {}
         self._ua_cache: dict[str, tuple] = {}
