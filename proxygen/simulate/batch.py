@@ -37,6 +37,8 @@ class Nodes:
     """
 
     def __init__(self, names: list[str], keys: list):
+        """`keys[i]`: zone i's key per request context, a Series or (values, index): a Series of
+        fewer values (per profile) and each context's position in it."""
         import polars as pl
 
         self.names = names
@@ -49,13 +51,16 @@ class Nodes:
         coded: dict[int, tuple] = {}     # zones keyed by one expression share one key Series: code it once
         self.per_zone, tables = [], []
         for zi, k in enumerate(keys):
-            got = coded.get(id(k))
+            values, rows = k if isinstance(k, tuple) else (k, None)
+            got = coded.get(id(values))
             if got is None:
-                text = k.cast(pl.Utf8).fill_null("")
+                text = values.cast(pl.Utf8).fill_null("")
                 index, firsts = _contexts(pl.DataFrame({"k": text}), ("k",))
-                got = coded[id(k)] = (pl.select(pl.when(pl.lit(text) != "").then(pl.lit(index).cast(pl.Int64)))
-                                      .to_series(), text.gather(firsts))
+                got = coded[id(values)] = (pl.select(pl.when(pl.lit(text) != "").then(pl.lit(index).cast(pl.Int64)))
+                                           .to_series(), text.gather(firsts))
             codes, distinct = got
+            if rows is not None:
+                codes = codes.gather(rows)
             self.per_zone.append(codes + zi * (1 << 32))
             tables.append(pl.DataFrame({
                 "node": pl.int_range(distinct.len(), dtype=pl.Int64, eager=True) + zi * (1 << 32),
@@ -128,7 +133,7 @@ def zone_nodes(sim, cdf, cdid, decisions, fv) -> Nodes:
             if limit.zone in names:
                 continue
             expr = sim.site.zones[limit.zone].key
-            keys.append(fv.expand(expr) if fv is not None else _plain_key(sim, expr, cdf))
+            keys.append(fv.expand_coarse(expr) if fv is not None else _plain_key(sim, expr, cdf))
             names.append(limit.zone)
     return Nodes(names, keys)
 

@@ -311,6 +311,18 @@ class FrameVariables:
         frame = pl.DataFrame({f"p{i}": s for i, s in enumerate(series)})
         return frame.select(pl.concat_str([pl.col(f"p{i}") for i in range(len(series))])).to_series()
 
+    def expand_coarse(self, text: str):
+        """expand(text) as (values, index): one value per (user agent, method, allowlisted address)
+        profile and each row's profile when `text` depends on the address only through the allowlist;
+        else (one value per row, None)."""
+        if self.per_address:
+            level, index = self._profile_level()
+            try:
+                return level.expand(text), index
+            except _NeedsAddress:
+                pass
+        return self.expand(text), None
+
     def _per_unique(self, column, fn):
         """Apply `fn` to each distinct value of `column` (a Series) and map the answers back."""
         import polars as pl
