@@ -563,15 +563,19 @@ class Simulator:
         import polars as pl
 
         site = self.site_rules
-        kind = code = rid = None
         scopes = [("site", site.site.rules, None)]
         for i, (loc, _) in enumerate(site._locations):
             if loc.rules:
                 scopes.append((f"location {loc.path}", loc.rules, i))
         taken = terminal
+        which = None                    # per request: the position in `fired` of the rule that fired
+        fired: list[tuple] = []         # (outcome, rule id, status)
         for scope, rules, loc_index in scopes:
             for n_rule, cond in enumerate(rules):
-                fires = fv.condition(cond).gather(df["ctx"]) & ~taken
+                per_context = fv.condition(cond)
+                if not per_context.any():
+                    continue
+                fires = per_context.gather(df["ctx"]) & ~taken
                 if loc_index is not None:
                     fires = fires & (df["loc"] == loc_index)
                 if not fires.any():
@@ -579,12 +583,12 @@ class Simulator:
                 answer = cond.return_.status if cond.return_ is not None else None
                 outcome = BLOCKED if answer is not None and answer >= 400 else TARPITTED
                 ident = label_id(f"{site.site.name}: {scope} rules[{n_rule}] ({cond.variable})")
-                pick = pl.when(fires)
-                kind = pl.select(pick.then(pl.lit(outcome, dtype=pl.Int8)).otherwise(kind)).to_series()
-                rid = pl.select(pick.then(pl.lit(ident, dtype=pl.Int32)).otherwise(rid)).to_series()
-                code = pl.select(pick.then(pl.lit(answer, dtype=pl.Int16))
-                                 .otherwise(code)).to_series()
+                pick = pl.when(fires).then(pl.lit(len(fired), dtype=pl.Int32))
+                which = pl.select(pick.otherwise(which) if which is not None else pick).to_series()
+                fired.append((outcome, ident, answer))
                 taken = taken | fires
-        if kind is None:
+        if which is None:
             return None
-        return kind, rid, code
+        return (pl.Series([f[0] for f in fired], dtype=pl.Int8).gather(which),
+                pl.Series([f[1] for f in fired], dtype=pl.Int32).gather(which),
+                pl.Series([f[2] for f in fired], dtype=pl.Int16).gather(which))
