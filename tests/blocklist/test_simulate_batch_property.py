@@ -205,3 +205,27 @@ def test_by_node_sorts_only_what_is_out_of_order():
     assert out.select("node", "row").rows() == sorted(frame.select("node", "row").rows())
     huge = frame.with_columns(pl.col("node") + (1 << 61))      # node and row do not fit one Int64 key
     assert batch._by_node(huge).select("node", "row").rows() == sorted(huge.select("node", "row").rows())
+
+
+def test_replay_restores_the_cycle_collector(rules):
+    import gc
+
+    frame = pl.DataFrame({"client_ip": ["192.0.2.1"], "user_agent": ["curl"], "path": ["/"],
+                          "time": pl.Series([NOW], dtype=pl.Datetime("us", "UTC"))})
+    assert gc.isenabled()
+    Simulator(rules, SITE).run([frame])
+    assert gc.isenabled()
+
+    def broken():
+        yield frame
+        raise OSError("log unreadable")
+
+    with pytest.raises(OSError):
+        Simulator(rules, SITE).run(broken())
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        Simulator(rules, SITE).run([frame])
+        assert not gc.isenabled()           # left as the caller had it
+    finally:
+        gc.enable()
