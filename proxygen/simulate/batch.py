@@ -2,19 +2,22 @@
 
 For a key whose requests all pass, nginx's recurrence `excess = max(0, excess - rate*ms/1000 + 1000)`
 is Lindley's, whose closed form `S_i - min(-excess_0, min_{k<=i} S_k)` (S = cumulative increments)
-polars computes for every key at once. Computed as if every request were accounted, it bounds the
-real excess (fewer accounted requests never leave more), so a key that stays within its burst and
-never delays there cannot change any request's fate ("inert"; e.g. a site-wide 60000r/m bucket).
-The other keys are exact from the same computation when they never exceed their burst and share no
-request with another non-inert key; otherwise they are replayed request by request (a single key in
-a tight loop, keys linked through shared requests with `limit_req.check`, as nginx couples them),
-except a single key whose limit lines all have burst 0 (OFF's global zones), whose accepted requests
-form a chain (each one the first request m0 ms after the previous). Inert keys then get their exact
-state from the requests that were not rejected. Zones whose idle-node eviction could be observed are always replayed one by one.
+polars computes for every key at once (one sort by key, then whole-column cumulative sums and
+minima with each key's segment shifted below the previous ones: no per-key grouping). Computed as
+if every request were accounted, it bounds the real excess (fewer accounted requests never leave
+more), so a key that stays within its burst and never delays there cannot change any request's
+fate ("inert"). The other keys are exact from the same computation when they never exceed their
+burst and share no request with another non-inert key; otherwise they are replayed request by
+request (a single key in a tight loop, keys linked through shared requests with
+`limit_req.check`, as nginx couples them). A bucket of burst 0 (OFF's global zones) is exactly its
+chain of accepted requests (each the first request m0 ms after the previous accepted one): a zone
+with a single key in the batch goes straight to its chain, no bound needed, and is inert when the
+chain accepts everything. Inert keys then get their exact state from the requests that were not
+rejected. Zones whose idle-node eviction could be observed are always replayed one by one.
 Keys are integers (`Nodes`), so all of this sorts and groups numbers, not strings. Tests compare this
-with request-by-request replay on random traffic and on synthetic OFF traffic.
+with request-by-request replay on random traffic (tests/blocklist/test_simulate_batch_property.py,
+test_simulate_equivalence.py, test_simulate_fast_paths.py) and on synthetic OFF traffic.
 """
-
 from __future__ import annotations
 
 from proxygen.simulate.limit_req import Zones, check
