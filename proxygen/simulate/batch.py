@@ -18,6 +18,7 @@ Keys are integers (`Nodes`), so all of this sorts and groups numbers, not string
 with request-by-request replay on random traffic (tests/blocklist/test_simulate_batch_property.py,
 test_simulate_equivalence.py, test_simulate_fast_paths.py) and on synthetic OFF traffic.
 """
+
 from __future__ import annotations
 
 from proxygen.simulate.limit_req import Zones, check
