@@ -130,14 +130,14 @@ def _spread_seconds(t):
     order: the k-th of n requests logged in second s at s + k * 1000 // n."""
     import polars as pl
 
-    if (t.diff().fill_null(0) >= 0).all():
+    if t.is_sorted():
         # the usual log: each second's lines are consecutive, so their rank and count come from
         # where each run of equal seconds starts (no window grouping)
         run = t.rle_id()
-        begin = (run != run.shift(1, fill_value=-1)).arg_true()
-        size = pl.concat([begin.slice(1), pl.Series([t.len()], dtype=begin.dtype)]) - begin
-        rank = pl.int_range(t.len(), dtype=pl.Int64, eager=True) - begin.cast(pl.Int64).gather(run)
-        return t + rank * 1000 // size.cast(pl.Int64).gather(run)
+        begin = (run != run.shift(1, fill_value=-1)).arg_true().cast(pl.Int64)
+        size = pl.concat([begin.slice(1), pl.Series([t.len()], dtype=pl.Int64)]) - begin
+        return pl.select(pl.lit(t) + (pl.int_range(t.len(), dtype=pl.Int64) - pl.lit(begin).gather(run)) * 1000
+                         // pl.lit(size).gather(run)).to_series()
     return pl.DataFrame({"t": t}).select(
         pl.col("t") + pl.int_range(pl.len()).over("t") * 1000 // pl.len().over("t")).to_series()
 
