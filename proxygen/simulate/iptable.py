@@ -155,13 +155,13 @@ def _parse_v4(ips):
     every other row) of a Series of addresses."""
     import polars as pl
 
-    df = pl.DataFrame({"ip": ips}).with_row_index("_r")
-    is_v4 = df["ip"].str.contains(_V4).fill_null(False)
-    v4 = df.filter(is_v4)
-    octets = v4["ip"].str.split(".")
-    value = (octets.list.get(0).cast(pl.Int64) * 16777216 + octets.list.get(1).cast(pl.Int64) * 65536
-             + octets.list.get(2).cast(pl.Int64) * 256 + octets.list.get(3).cast(pl.Int64))
-    return pl.DataFrame({"_r": v4["_r"], "v": value}).sort("v"), df.filter(~is_v4 & df["ip"].is_not_null())
+    df = pl.DataFrame({"ip": ips}).with_row_index("_r").with_columns(
+        pl.col("ip").str.contains(_V4).fill_null(False).alias("v4"))
+    octet = [pl.col("o").struct.field(f"field_{i}").cast(pl.Int64) for i in range(4)]
+    v4 = (df.lazy().filter(pl.col("v4")).select("_r", pl.col("ip").str.split_exact(".", 3).alias("o"))
+          .select("_r", (octet[0] * 16777216 + octet[1] * 65536 + octet[2] * 256 + octet[3]).alias("v"))
+          .sort("v").collect())
+    return v4, df.filter(~pl.col("v4") & pl.col("ip").is_not_null()).select("_r", "ip")
 
 
 def lookup_many(tables: list, ips):
