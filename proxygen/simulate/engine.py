@@ -148,14 +148,15 @@ def _contexts(df, columns):
     then checked row by row against the context's first row: on a collision, by exact codes."""
     import polars as pl
 
-    mixed = None
-    for c in columns:
-        part = df[c].hash(seed=0)
-        mixed = part if mixed is None else (mixed * 0x9E3779B97F4A7C15) ^ part
+    hashes = df.select([pl.col(c).hash(seed=0) for c in columns])      # one query: columns in parallel
+    mixed = hashes.to_series(0)
+    for i in range(1, len(columns)):
+        mixed = (mixed * 0x9E3779B97F4A7C15) ^ hashes.to_series(i)
     firsts = mixed.arg_unique()
     ctx = mixed.to_frame("h").join(mixed.gather(firsts).to_frame("h").with_row_index("ctx"), on="h", how="left",
                                    maintain_order="left")["ctx"]
-    if all((df[c] == df[c].gather(firsts).gather(ctx)).all() for c in columns):
+    same = df.select([(pl.col(c) == pl.col(c).gather(pl.lit(firsts)).gather(pl.lit(ctx))).all() for c in columns])
+    if all(same.row(0)):
         return ctx, firsts
     codes = _combined_codes(df, columns)
     firsts = codes.arg_unique()

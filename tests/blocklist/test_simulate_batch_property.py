@@ -151,6 +151,7 @@ def test_chains_are_taken_and_exact_on_busy_global_traffic(rules, monkeypatch):
 
 
 def test_contexts_fall_back_to_exact_codes_on_a_hash_collision(monkeypatch):
+    real_codes = engine._combined_codes
     rng = random.Random(2)
     df = pl.DataFrame({c: [f"{c}{rng.randrange(40)}" for _ in range(2000)] for c in ("a", "b", "c")})
     reference = {}
@@ -158,9 +159,13 @@ def test_contexts_fall_back_to_exact_codes_on_a_hash_collision(monkeypatch):
     ctx, firsts = _contexts(df, ("a", "b", "c"))
     assert ctx.to_list() == want and firsts.len() == len(reference)
     # every value hashing alike: grouped by hash, every row would share one context
+    monkeypatch.setattr(pl.Expr, "hash", lambda self, *a, **k: (self.str.len_bytes() * 0).cast(pl.UInt64))
     monkeypatch.setattr(pl.Series, "hash", lambda self, *a, **k: pl.repeat(7, self.len(), dtype=pl.UInt64,
                                                                               eager=True))
+    fallback = []
+    monkeypatch.setattr(engine, "_combined_codes", lambda *a: fallback.append(1) or real_codes(*a))
     ctx, firsts = _contexts(df, ("a", "b", "c"))
+    assert fallback
     codes = ctx.to_list()
     assert len(set(codes)) == len(reference)
     rows = list(df.iter_rows())
