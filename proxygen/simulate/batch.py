@@ -165,7 +165,7 @@ def limit_events(sim, df, nodes: Nodes):
         burst_of = pl.Series([at[b][1].burst_milli if b in at else 0 for b in range(blocks)], dtype=pl.Int64)
         delay_of = pl.Series([min(at[b][1].delay_milli, _BIG) if b in at else 0 for b in range(blocks)],
                              dtype=pl.Int64)
-        sub = limited.with_columns(nodes.per_zone[zi].gather(limited["ctx"]).alias("node"))
+        sub = limited.lazy().with_columns(pl.lit(nodes.per_zone[zi]).gather(pl.col("ctx")).alias("node"))
         sub = sub.filter(pl.lit(slot_of).gather(pl.col("b")) >= 0, pl.col("node").is_not_null())
         frames.append(sub.select(
             "row", "t", pl.lit(slot_of).gather(pl.col("b")).alias("slot"), pl.lit(zi, dtype=pl.Int64).alias("zi"),
@@ -173,7 +173,7 @@ def limit_events(sim, df, nodes: Nodes):
             pl.lit(burst_of).gather(pl.col("b")).alias("burst"), pl.lit(delay_of).gather(pl.col("b")).alias("delay")))
     if not frames:
         return None
-    return pl.concat(frames)
+    return pl.concat(frames).collect()          # one query: the zones are built in parallel
 
 
 def _plain_key(sim, expr, cdf):
