@@ -568,28 +568,30 @@ class Simulator:
         for i, (loc, _) in enumerate(site._locations):
             if loc.rules:
                 scopes.append((f"location {loc.path}", loc.rules, i))
-        taken = terminal
-        which = None                    # per request: the position in `fired` of the rule that fired
-        fired: list[tuple] = []         # (outcome, rule id, status)
+        branches, fired = [], []        # (does it fire, per request), (outcome, rule id, status)
         for scope, rules, loc_index in scopes:
             for n_rule, cond in enumerate(rules):
                 per_context = fv.condition(cond)
                 if not per_context.any():
                     continue
-                fires = per_context.gather(df["ctx"]) & ~taken
+                fires = pl.lit(per_context).gather(pl.col("ctx"))
                 if loc_index is not None:
-                    fires = fires & (df["loc"] == loc_index)
-                if not fires.any():
-                    continue
+                    fires = fires & (pl.col("loc") == loc_index)
                 answer = cond.return_.status if cond.return_ is not None else None
                 outcome = BLOCKED if answer is not None and answer >= 400 else TARPITTED
-                ident = label_id(f"{site.site.name}: {scope} rules[{n_rule}] ({cond.variable})")
-                pick = pl.when(fires).then(pl.lit(len(fired), dtype=pl.Int32))
-                which = pl.select(pick.otherwise(which) if which is not None else pick).to_series()
-                fired.append((outcome, ident, answer))
-                taken = taken | fires
-        if which is None:
+                branches.append(fires)
+                fired.append((outcome, f"{site.site.name}: {scope} rules[{n_rule}] ({cond.variable})", answer))
+        if not branches:
             return None
+        # the first rule that fires on a request still undecided, in one query
+        first = pl.when(branches[0]).then(pl.lit(0, dtype=pl.Int32))
+        for i, fires in enumerate(branches[1:], 1):
+            first = first.when(fires).then(pl.lit(i, dtype=pl.Int32))
+        which = df.select(pl.when(~pl.lit(terminal)).then(first)).to_series()
+        if which.null_count() == which.len():
+            return None
+        used = set(which.drop_nulls().unique().to_list())
+        ids = [label_id(label) if i in used else None for i, (_, label, _) in enumerate(fired)]
         return (pl.Series([f[0] for f in fired], dtype=pl.Int8).gather(which),
-                pl.Series([f[1] for f in fired], dtype=pl.Int32).gather(which),
+                pl.Series(ids, dtype=pl.Int32).gather(which),
                 pl.Series([f[2] for f in fired], dtype=pl.Int16).gather(which))
