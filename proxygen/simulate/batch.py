@@ -81,26 +81,45 @@ class Nodes:
         """nodes (a Series) -> frame node, e0, t0, known: each node's stored state."""
         import polars as pl
 
-        dicts = [zones.zone(name) for name in self.names]
-        found = [dicts[zi].get(key) for zi, key in zip(*self._zone_key(nodes))]
-        return pl.DataFrame({
-            "node": nodes,
-            "e0": pl.Series([n[0] if n is not None else 0 for n in found], dtype=pl.Int64),
-            "t0": pl.Series([n[1] if n is not None else 0 for n in found], dtype=pl.Int64),
-            "known": pl.Series([n is not None for n in found], dtype=pl.Boolean)})
+        frame = pl.DataFrame({"node": nodes}).with_row_index("_i").with_columns(
+            (pl.col("node") // (1 << 32)).alias("zi"))
+        parts = []
+        for (zi,), part in frame.partition_by("zi", as_dict=True, include_key=False).items():
+            name = self.names[zi]
+            part = part.with_columns(self.table["key"].gather(
+                self.table["node"].search_sorted(part["node"], side="left")).alias("key"))
+            deferred = zones.deferred.get(name)
+            if deferred is not None and deferred.height:
+                part = part.join(deferred, on="key", how="left", maintain_order="left")
+            else:
+                part = part.with_columns(pl.lit(None, dtype=pl.Int64).alias("excess"),
+                                         pl.lit(None, dtype=pl.Int64).alias("last"))
+            table = zones.table(name)
+            if table:
+                # nodes the Python paths keep (request by request, one bucket's loop)
+                missing = part.filter(pl.col("excess").is_null())
+                found = [table.get(k) for k in missing["key"].to_list()]
+                if any(n is not None for n in found):
+                    looked = missing.select("_i").with_columns(
+                        pl.Series("e", [n[0] if n is not None else None for n in found], dtype=pl.Int64),
+                        pl.Series("l", [n[1] if n is not None else None for n in found], dtype=pl.Int64))
+                    part = part.join(looked, on="_i", how="left", maintain_order="left").with_columns(
+                        pl.coalesce("excess", "e").alias("excess"), pl.coalesce("last", "l").alias("last")
+                    ).drop("e", "l")
+            parts.append(part.select("_i", "node", "excess", "last"))
+        out = pl.concat(parts).sort("_i")
+        return out.select("node", pl.col("excess").fill_null(0).alias("e0"), pl.col("last").fill_null(0).alias("t0"),
+                          pl.col("excess").is_not_null().alias("known"))
 
     def store(self, frame, zones: Zones) -> None:
-        """Write (node, W, t) back into the zones as [excess, last]."""
+        """Write (node, W, t) back into the zones as [excess, last] (deferred: see Zones.defer)."""
         import polars as pl
 
-        frame = frame.select("node", "W", "t")
-        parts = [frame] if frame.height < 2 or int(frame["node"].min()) >> 32 == int(frame["node"].max()) >> 32 \
-            else frame.with_columns((pl.col("node") // (1 << 32)).alias("zi")).partition_by("zi", include_key=False)
-        for part in parts:
-            if not part.height:
-                continue
-            zis, keys = self._zone_key(part["node"])
-            zones.zone(self.names[zis[0]]).update(zip(keys, map(list, zip(part["W"].to_list(), part["t"].to_list()))))
+        frame = frame.select("node", "W", "t").with_columns((pl.col("node") // (1 << 32)).alias("zi"))
+        for (zi,), part in frame.partition_by("zi", as_dict=True, include_key=False).items():
+            keys = self.table["key"].gather(self.table["node"].search_sorted(part["node"], side="left"))
+            zones.defer(self.names[zi], pl.DataFrame({"key": keys, "excess": part["W"].cast(pl.Int64),
+                                                      "last": part["t"].cast(pl.Int64)}))
 
     def keys_of(self, frame):
         """frame with a `node` column + zone name and key columns."""
@@ -377,9 +396,11 @@ def _solo_buckets(frame, nodes: Nodes, zones: Zones, results: dict, rejected: li
     grouped = nodes.keys_of(frame.sort("row").group_by("node")
                             .agg(pl.col("row"), pl.col("t"), pl.col("rate").first(), pl.col("burst"), pl.col("delay")))
     # burst and delay are per request: one zone can have different limit_req lines in each location
+    for name in grouped["zone"].unique().to_list():
+        zones.pull(name, grouped.filter(pl.col("zone") == name)["key"])
     for zone, key, rows, ts, rate, bursts, delays in grouped.select(
             "zone", "key", "row", "t", "rate", "burst", "delay").iter_rows():
-        table = zones.zone(zone)
+        table = zones.table(zone)
         node = table.get(key)
         if node is None:
             excess, last = 0, ts[0]
@@ -547,6 +568,11 @@ def replay(sim, df, events, nodes: Nodes):
     if slow.height:
         loc_of = df["loc"]
         slow = nodes.keys_of(slow)
+        for name in slow["zone"].unique().to_list():
+            if name in unsafe:
+                zones.zone(name)            # eviction looks at the whole zone: every node joins it
+            else:
+                zones.pull(name, slow.filter(pl.col("zone") == name)["key"].unique())
         for row, slots, keys, t in (slow.sort("row", "slot").group_by("row", maintain_order=True)
                                     .agg(pl.col("slot"), pl.col("key"), pl.col("t").first()).iter_rows()):
             loc = loc_of[row]

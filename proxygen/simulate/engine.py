@@ -367,6 +367,8 @@ class Simulator:
                 keys[slot] = key
                 rule_of_zone[f"blocklist:{zone}"] = rule or zone
         dry_run, status = self._dry_at[location + 1], self._status_of[location + 1]
+        for limit in limits:
+            self.zones.zone(limit.zone)     # nodes a batch replay deferred join the zone first
         verdict = check(limits, keys, time_ms, self.zones, dry_run)
         kind = OUTCOMES[_FROM_LIMIT[verdict.status]]
         rule = None

@@ -67,16 +67,54 @@ class Verdict:
 
 
 class Zones:
-    """The shared-memory state of every zone: key -> [excess, last], in LRU order (oldest first)."""
+    """The shared-memory state of every zone: key -> [excess, last], in LRU order (oldest first).
+
+    A batch replay may set many nodes at once as a polars frame (`defer`): they are newer than the
+    dictionary's and join it when the zone is read (`zone`), or key by key (`pull`), so bulk
+    updates never go through Python one node at a time."""
 
     def __init__(self) -> None:
         self.nodes: dict[str, OrderedDict] = {}
+        self.deferred: dict[str, object] = {}      # zone -> DataFrame key, excess, last (unique keys)
 
     def zone(self, name: str) -> OrderedDict:
+        """The zone's nodes, complete."""
+        nodes = self.table(name)
+        frame = self.deferred.pop(name, None)
+        if frame is not None and frame.height:
+            nodes.update(zip(frame["key"].to_list(),
+                             map(list, zip(frame["excess"].to_list(), frame["last"].to_list()))))
+        return nodes
+
+    def table(self, name: str) -> OrderedDict:
+        """The zone's dictionary, without the deferred nodes (which are newer)."""
         nodes = self.nodes.get(name)
         if nodes is None:
             nodes = self.nodes[name] = OrderedDict()
         return nodes
+
+    def defer(self, name: str, frame) -> None:
+        """Set nodes from a frame key, excess, last (unique keys)."""
+        import polars as pl
+
+        old = self.deferred.get(name)
+        if old is not None and old.height:
+            frame = pl.concat([old.filter(~pl.col("key").is_in(frame["key"].implode())), frame])
+        self.deferred[name] = frame
+
+    def pull(self, name: str, keys) -> None:
+        """Move the deferred nodes of `keys` (a polars Series) into the dictionary."""
+        import polars as pl
+
+        frame = self.deferred.get(name)
+        if frame is None or not frame.height:
+            return
+        wanted = pl.col("key").is_in(keys.implode())
+        moving = frame.filter(wanted)
+        if moving.height:
+            self.table(name).update(zip(moving["key"].to_list(),
+                                        map(list, zip(moving["excess"].to_list(), moving["last"].to_list()))))
+            self.deferred[name] = frame.filter(~wanted)
 
 
 def _elapsed(now: int, last: int) -> int:
@@ -112,7 +150,7 @@ def check(limits: list[Limit], keys: list, now: int, zones: Zones, dry_run: bool
         key = keys[n]
         if not key:
             continue
-        nodes = zones.zone(limit.zone)
+        nodes = zones.table(limit.zone)      # callers fold deferred nodes first (Zones.zone / pull)
         node = nodes.get(key)
         account = n == last_index
         current = limit

@@ -234,3 +234,43 @@ def test_replay_restores_the_cycle_collector(rules):
         assert not gc.isenabled()           # left as the caller had it
     finally:
         gc.enable()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(traffic=st.lists(request, min_size=2, max_size=120), split=st.integers(1, 119))
+def test_requests_after_a_batch_replay_see_its_state(rules, traffic, split):
+    """Bucket states a batch replay leaves (kept as frames until read) are what request-by-request
+    replay continues from."""
+    split = min(split, len(traffic) - 1)
+    t, rows = T0, []
+    for gap, ip, ua, path in traffic:
+        t += gap
+        rows.append((t, ip, ua, path))
+    single = Simulator(rules, SITE)
+    want = [single.request(*row).kind for row in rows]
+    mixed = Simulator(rules, SITE)
+    head = rows[:split]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "_spread_seconds", lambda t: t)
+        report = mixed.run([pl.DataFrame({
+            "client_ip": [r[1] for r in head], "user_agent": [r[2] for r in head], "path": [r[3] for r in head],
+            "time": pl.Series([datetime.fromtimestamp(r[0] / 1000, tz=timezone.utc) for r in head],
+                              dtype=pl.Datetime("us", "UTC"))})])
+    expected: dict[str, dict[str, int]] = {}
+    for (_, ip, _, _), kind in zip(head, want):
+        expected.setdefault(ip, {k: 0 for k in OUTCOMES})[kind] += 1
+    assert {c.ip: c.counts for c in report.clients()} == expected
+    assert [mixed.request(*row).kind for row in rows[split:]] == want[split:]
+
+
+def test_deferred_nodes_are_newer_than_the_dictionary_and_join_it_when_read():
+    from proxygen.simulate.limit_req import Zones
+
+    zones = Zones()
+    zones.table("z").update({"a": [1, 1], "b": [2, 2]})
+    zones.defer("z", pl.DataFrame({"key": ["b", "c"], "excess": [20, 30], "last": [21, 31]}))
+    zones.defer("z", pl.DataFrame({"key": ["c", "d"], "excess": [300, 400], "last": [301, 401]}))
+    zones.pull("z", pl.Series(["c"]))
+    assert zones.table("z")["c"] == [300, 301] and "d" not in zones.table("z")
+    assert dict(zones.zone("z")) == {"a": [1, 1], "b": [20, 21], "c": [300, 301], "d": [400, 401]}
+    assert not zones.deferred.get("z", pl.DataFrame()).height
