@@ -256,15 +256,16 @@ def _chain(t, rate: int, start_after: int | None):
     longest = (int(t[-1]) - (start_after if start_after is not None else int(t[0]))) // m0 + 1
     if unsure.len() <= longest:
         positions = unsure.to_list()
-        times = t.to_list()
+        times = t.gather(unsure).to_list()
+        before = t.gather((unsure.cast(pl.Int64) - 1).clip(0)).to_list()
         refused = []
         last = start_after
         after = -2                                           # the unsure position handled last
-        for i in positions:
+        for i, now, previous in zip(positions, times, before):
             if i - 1 != after and i > 0:                     # the request before was sure: accepted
-                last = times[i - 1]
-            if times[i] - last >= m0:
-                last = times[i]
+                last = previous
+            if now - last >= m0:
+                last = now
             else:
                 refused.append(i)
             after = i
