@@ -725,7 +725,6 @@ def _asn_of(keys, db):
     answer without a lookup of its own. Values that are no plain address in canonical form
     (IPv4-mapped IPv6, zone indexes, typos) are looked up one by one.
     """
-    import bisect
     import socket
 
     import polars as pl
@@ -734,7 +733,8 @@ def _asn_of(keys, db):
     octets = pl.col("key").str.split_exact(".", 3)
     v4 = v4.with_columns(sum(octets.struct.field(f"field_{i}").cast(pl.Int64) * (1 << (8 * (3 - i)))
                              for i in range(4)).alias("_n")).sort("_n")
-    parts = [_walk(db, v4["key"].to_list(), v4["_n"].to_list(), 32, bisect).with_columns(v4["ip_h"])]
+    parts = [_walk(db, v4.height, lambda a, b: (v4["key"].slice(a, b - a).to_list(),
+                                                 v4["_n"].slice(a, b - a).to_list()), 32).with_columns(v4["ip_h"])]
     candidates = keys.join(v4.select("ip_h"), on="ip_h", how="anti").filter(pl.col("key").str.contains(":"))
     v6_keys, v6_numbers, v6_h = [], [], []
     for ip_h, key in zip(candidates["ip_h"].to_list(), candidates["key"].to_list()):
@@ -747,7 +747,8 @@ def _asn_of(keys, db):
             v6_numbers.append(int.from_bytes(packed, "big"))
             v6_h.append(ip_h)
     order = sorted(range(len(v6_keys)), key=v6_numbers.__getitem__)
-    parts.append(_walk(db, [v6_keys[i] for i in order], [v6_numbers[i] for i in order], 128, bisect)
+    v6_keys, v6_numbers = [v6_keys[i] for i in order], [v6_numbers[i] for i in order]
+    parts.append(_walk(db, len(v6_keys), lambda a, b: (v6_keys[a:b], v6_numbers[a:b]), 128)
                  .with_columns(pl.Series("ip_h", [v6_h[i] for i in order], dtype=pl.UInt64)))
     walked = pl.concat([p.select("ip_h", "asn", "asn_org") for p in parts])
     rest = keys.join(walked.select("ip_h"), on="ip_h", how="anti")
@@ -756,23 +757,41 @@ def _asn_of(keys, db):
     return pl.concat([walked, rest])
 
 
-def _walk(db, ips: list[str], numbers: list[int], bits: int, bisect):
-    """(asn, asn_org) of addresses sorted by `numbers`: one lookup per database network met."""
+#: Addresses handed to Python at a time by `_walk`: a million address strings would take ~100 MiB.
+_WALK_SLICE = 100_000
+
+
+def _walk(db, count: int, slice_of, bits: int):
+    """(asn, asn_org) of `count` addresses in numeric order, one lookup per database network met.
+
+    `slice_of(start, stop)` gives (address strings, their numbers) of a slice: the walk holds one
+    slice at a time, and a database network that goes on past a slice's end goes on in the next.
+    """
+    import bisect
+
     import polars as pl
 
     asns, orgs, lengths = [], [], []
-    i, n = 0, len(ips)
-    while i < n:
-        (asn,), (org,), (prefix_len,) = db.lookup_networks([ips[i]])
-        if prefix_len is None:  # not an address after all: its own answer only
-            end = i + 1
-        else:
-            last = numbers[i] | ((1 << (bits - prefix_len)) - 1)
-            end = bisect.bisect_right(numbers, last, i + 1)
-        asns.append(asn)
-        orgs.append(org)
-        lengths.append(end - i)
-        i = end
+    last = -1  # the current database network's last address; -1: none
+    for start in range(0, count, _WALK_SLICE):
+        ips, numbers = slice_of(start, min(count, start + _WALK_SLICE))
+        i = 0
+        if last >= 0 and numbers[0] <= last:  # the previous slice's network goes on here
+            i = bisect.bisect_right(numbers, last)
+            asns.append(asns[-1])
+            orgs.append(orgs[-1])
+            lengths.append(i)
+        while i < len(ips):
+            (asn,), (org,), (prefix_len,) = db.lookup_networks([ips[i]])
+            if prefix_len is None:  # not an address after all: its own answer only
+                last, end = -1, i + 1
+            else:
+                last = numbers[i] | ((1 << (bits - prefix_len)) - 1)
+                end = bisect.bisect_right(numbers, last, i + 1)
+            asns.append(asn)
+            orgs.append(org)
+            lengths.append(end - i)
+            i = end
     runs = pl.DataFrame({"asn": pl.Series(asns, dtype=pl.Int64), "asn_org": pl.Series(orgs, dtype=pl.Utf8),
                          "_n": pl.Series(lengths, dtype=pl.UInt32)})
     return runs.select(pl.col("asn").repeat_by("_n").explode(), pl.col("asn_org").repeat_by("_n").explode()) \

@@ -384,3 +384,9 @@ def test_asn_walk_gives_every_address_its_own_lookups_answer(tmp_path):
             assert answers[i] == (info.asn, info.org), ip
 
     check()
+    saved = aggregate_module._WALK_SLICE
+    aggregate_module._WALK_SLICE = 3  # networks running on across the walk's slices
+    try:
+        check()
+    finally:
+        aggregate_module._WALK_SLICE = saved
