@@ -550,13 +550,10 @@ class Simulator:
                 pl.lit(pl.Series(self._status_of, dtype=pl.Int16)).gather(loc1))
             hits = hits.join(lab, on=["did", "zone"], how="left").select(
                 "row", code.alias("o2"), pl.col("rid").alias("r2"), answer.alias("s2"))
-            o2 = pl.repeat(None, df.height, dtype=pl.Int8, eager=True).scatter(hits["row"], hits["o2"])
-            r2 = pl.repeat(None, df.height, dtype=pl.Int32, eager=True).scatter(hits["row"], hits["r2"])
-            s2 = pl.repeat(None, df.height, dtype=pl.Int16, eager=True).scatter(hits["row"], hits["s2"])
-            hit = o2.is_not_null()
-            outcome = pl.select(pl.coalesce(o2, outcome)).to_series()
-            rule = pl.select(pl.when(hit).then(r2).otherwise(rule)).to_series()
-            status = pl.select(pl.when(hit).then(s2).otherwise(status)).to_series()
+            # a delayed or throttled request's outcome, rule and status replace the static ones
+            outcome = outcome.clone().scatter(hits["row"], hits["o2"])
+            rule = rule.clone().scatter(hits["row"], hits["r2"])
+            status = status.clone().scatter(hits["row"], hits["s2"])
         report.add_frame(df.select("ctx", "t").with_columns(
             outcome.alias("outcome"), rule.alias("rule"), status.alias("status")), cdf, labels)
 
