@@ -162,34 +162,75 @@ class Report:
 
     def collateral(self, *, allowlists=None, good_bots=None, browser_max_per_minute: float = 30.0) -> list[Collateral]:
         """Legitimate-looking clients that some request of would be delayed, throttled, blocked or tarpitted."""
+        rows = self.clients(only_hit=True)
+        reasons = _Reasons(allowlists, good_bots, browser_max_per_minute, [row.ip for row in rows])
         out: list[Collateral] = []
-        for row in self.clients(only_hit=True):
-            why = legit_reason(row, allowlists, good_bots, browser_max_per_minute)
+        for row in rows:
+            why = reasons.of(row)
             if why:
                 out.append(Collateral(row, why))
         return out
 
 
 def legit_reason(row: ClientRow, allowlists, good_bots, browser_max_per_minute: float) -> str | None:
-    if allowlists is not None:
-        try:
-            net = allowlists.network_for(row.ip)
-        except ValueError:
-            net = None
-        if net is not None:
-            return f"allowlisted network {net.cidr} ({net.reason})"
-        ua = allowlists.user_agent_for(row.user_agent, row.ip)
-        if ua is not None:
-            return f"allowlisted user agent {ua.pattern!r} ({ua.reason})"
-    if good_bots is not None:
-        from proxygen.signals.good_bots import claimed_bot
+    return _Reasons(allowlists, good_bots, browser_max_per_minute).of(row)
 
-        bot = claimed_bot(row.user_agent)
+
+class _Reasons:
+    """legit_reason for many clients: what depends on the user agent alone is worked out once per user
+    agent, and the allowlisted networks are searched only for addresses one of them contains (one
+    vectorised lookup of `ips`, when given)."""
+
+    def __init__(self, allowlists, good_bots, browser_max_per_minute: float, ips: list | None = None):
+        self.allowlists, self.good_bots, self.browser_max = allowlists, good_bots, browser_max_per_minute
+        self.per_ua: dict[str, tuple] = {}
+        # a user agent allowlisted only from given networks depends on the address too
+        self.ua_alone = allowlists is None or not any(u.networks for u in allowlists.user_agents)
+        self.contained = None                   # the addresses inside some allowlisted network
+        if allowlists is not None and ips:
+            import polars as pl
+
+            from proxygen.simulate.iptable import PrefixTable
+
+            series = pl.Series(ips, dtype=pl.Utf8)
+            inside = PrefixTable([n.cidr for n in allowlists.networks]).lookup(series).is_not_null()
+            self.contained = set(series.filter(inside).to_list())
+
+    def _user_agent(self, user_agent: str) -> tuple:
+        """(allowlisted user agent or None when that depends on the address too, claimed good bot,
+        browser-like)."""
+        hit = self.per_ua.get(user_agent)
+        if hit is None:
+            allowed = self.allowlists.user_agent_for(user_agent) if self.allowlists is not None and self.ua_alone \
+                else None
+            bot = None
+            if self.good_bots is not None:
+                from proxygen.signals.good_bots import claimed_bot
+
+                bot = claimed_bot(user_agent)
+            browser = bool(_BROWSER.search(user_agent)) and not _BOTLIKE.search(user_agent)
+            hit = self.per_ua[user_agent] = (allowed, bot, browser)
+        return hit
+
+    def of(self, row: ClientRow) -> str | None:
+        allowed, bot, browser = self._user_agent(row.user_agent)
+        al = self.allowlists
+        if al is not None:
+            net = None
+            if self.contained is None or row.ip in self.contained:
+                try:
+                    net = al.network_for(row.ip)
+                except ValueError:
+                    net = None
+            if net is not None:
+                return f"allowlisted network {net.cidr} ({net.reason})"
+            ua = allowed if self.ua_alone else al.user_agent_for(row.user_agent, row.ip)
+            if ua is not None:
+                return f"allowlisted user agent {ua.pattern!r} ({ua.reason})"
         if bot is not None:
-            how = good_bots.verify(bot, row.ip)
+            how = self.good_bots.verify(bot, row.ip)
             if how:
                 return f"verified {bot.name} ({how})"
-    if _BROWSER.search(row.user_agent) and not _BOTLIKE.search(row.user_agent) \
-            and row.per_minute <= browser_max_per_minute:
-        return f"browser at {row.per_minute:.1f} requests/min"
-    return None
+        if browser and row.per_minute <= self.browser_max:
+            return f"browser at {row.per_minute:.1f} requests/min"
+        return None

@@ -274,3 +274,34 @@ def test_deferred_nodes_are_newer_than_the_dictionary_and_join_it_when_read():
     assert zones.table("z")["c"] == [300, 301] and "d" not in zones.table("z")
     assert dict(zones.zone("z")) == {"a": [1, 1], "b": [20, 21], "c": [300, 301], "d": [400, 401]}
     assert not zones.deferred.get("z", pl.DataFrame()).height
+
+
+def test_collateral_reasons_for_many_clients_equal_the_per_client_reason(rules):
+    """The reasons worked out per user agent, with allowlisted networks searched only for addresses
+    inside one, are the per-client legit_reason: the first listed network (not the most specific),
+    user agents allowlisted alone or only from given networks, browsers by rate."""
+    from proxygen.model.allowlists import Allowlists
+    from proxygen.simulate.report import legit_reason
+
+    allow = Allowlists.model_validate({
+        "networks": [{"cidr": "192.0.2.0/24", "reason": "outer"}, {"cidr": "192.0.2.0/28", "reason": "inner"}],
+        "user_agents": [{"pattern": "PartnerApp", "reason": "app"},
+                        {"pattern": "Mozilla", "reason": "office", "networks": ["192.0.2.0/30"]}]})
+    uas = ["Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0", "PartnerApp/2", "curl/8", "Mozilla"]
+    rng = random.Random(6)
+    rows, t = [], T0
+    for _ in range(400):
+        t += rng.choice([0, 1, 5, 900])
+        rows.append((t, rng.choice(IPS), rng.choice(uas), rng.choice(["/facets/x", "/", "/search"])))
+    frame = pl.DataFrame({"client_ip": [r[1] for r in rows], "user_agent": [r[2] for r in rows],
+                          "path": [r[3] for r in rows],
+                          "time": pl.Series([datetime.fromtimestamp(r[0] / 1000, tz=timezone.utc) for r in rows],
+                                            dtype=pl.Datetime("us", "UTC"))})
+    report = Simulator(rules, SITE).run([frame])
+    many = [(c.client.ip, c.why) for c in report.collateral(allowlists=allow, browser_max_per_minute=1000)]
+    one = [(row.ip, why) for row in report.clients(only_hit=True)
+           if (why := legit_reason(row, allow, None, 1000))]
+    assert many == one
+    reasons = {why.split(" (")[0] for _, why in many}
+    assert any(w.startswith("allowlisted network 192.0.2.0/24") for w in reasons), reasons
+    assert not any("192.0.2.0/28" in w for w in reasons)
