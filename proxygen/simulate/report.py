@@ -121,9 +121,9 @@ class Report:
         df = df.sort(["_hit", "requests", "client_ip"], descending=[True, True, False])
         if limit is not None:
             df = df.head(limit)
-        return [ClientRow(ip=r["client_ip"], user_agent=r["user_agent"] or "", requests=r["requests"],
-                          counts={name: r[name] for name in OUTCOMES}, first_ms=r["first_ms"], last_ms=r["last_ms"])
-                for r in df.iter_rows(named=True)]
+        rows = df.select("client_ip", "user_agent", "requests", "first_ms", "last_ms", *OUTCOMES).iter_rows()
+        return [ClientRow(ip=r[0], user_agent=r[1] or "", requests=r[2], counts=dict(zip(OUTCOMES, r[5:])),
+                          first_ms=r[3], last_ms=r[4]) for r in rows]
 
     def client(self, ip: str) -> ClientRow | None:
         import polars as pl
