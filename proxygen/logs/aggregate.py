@@ -7,7 +7,7 @@ How memory stays bounded by the number of distinct keys, not lines: each batch i
 partial tables keyed by 64-bit hashes of the IP and user agent (integers group fast and take
 8 bytes), those partials are merged (re-aggregated) whenever they grow, and only the final
 tables get the strings back. Prefix and ASN tables are derived from the IP-level partials at
-the end, after one ASN lookup per distinct IP.
+the end, after the ASN lookups (one per database network the IPs fall in, see `_asn_of`).
 
 Column definitions (all tables):
 
