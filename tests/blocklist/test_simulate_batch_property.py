@@ -18,23 +18,13 @@ from proxygen.simulate import batch, engine
 from proxygen.simulate.engine import (OUTCOMES, LimitSpec, LocationLimits, Simulator, SiteLimits, ZoneSpec,
                                       _contexts, _spread_seconds)
 from proxygen.simulate.rules import BlocklistRules
+from throttles import throttle_blocklist
 
 NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
 T0 = int(NOW.timestamp() * 1000)
-BLOCKLIST = """\
-zones:
-  crawl: {rate: 60r/m, burst: 2}
-  net: {rate: 120r/m, burst: 0, nodelay: true, per: rule}
-entries:
-  - cidr: 10.0.0.0/30
-    action: throttle
-    zone: crawl
-    reason: r
-  - cidr: 10.0.1.0/30
-    action: throttle
-    zone: net
-    reason: r
-"""
+BLOCKLIST = throttle_blocklist({"crawl": "{rate: 60r/m, burst: 2}",
+                                "net": "{rate: 120r/m, burst: 0, nodelay: true, per: rule}"},
+                               {"10.0.0.0/30": "crawl", "10.0.1.0/30": "net"})
 # Global (single-key) buckets of burst 0 at several rates, per-client buckets with a burst, with
 # nodelay and with delays, a location combining a global and a per-client bucket (coupling), one
 # zone with burst 0 in one location and a burst in another (no chain for it), a dry-run location.

@@ -12,25 +12,13 @@ from proxygen.blocklist.render import render_data
 from proxygen.blocklist.store import load_blocklists
 from proxygen.simulate.engine import OUTCOMES, LimitSpec, LocationLimits, Simulator, SiteLimits, ZoneSpec
 from proxygen.simulate.rules import BlocklistRules
+from throttles import throttle_blocklist
 
 NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
-BLOCKLIST = """\
-zones:
-  crawl: {rate: 30r/m, burst: 3}
-  shared: {rate: 60r/m, burst: 5, per: rule}
-entries:
-  - cidr: 10.0.0.0/30
-    action: throttle
-    zone: crawl
-    reason: r
-  - cidr: 10.0.1.0/30
-    action: throttle
-    zone: shared
-    reason: r
-  - user_agent: Bad
-    action: block
-    reason: r
-"""
+BLOCKLIST = throttle_blocklist({"crawl": "{rate: 30r/m, burst: 3}",
+                                "shared": "{rate: 60r/m, burst: 5, per: rule}"},
+                               {"10.0.0.0/30": "crawl", "10.0.1.0/30": "shared"},
+                               "  - user_agent: Bad\n    action: block\n    reason: r\n")
 SITE = SiteLimits("s", zones={
     "ip": ZoneSpec("ip", 1000, "$binary_remote_addr"),           # 60r/m
     "glob": ZoneSpec("glob", 5000, "all"),                       # 300r/m, one bucket

@@ -11,18 +11,11 @@ from proxygen.blocklist.render import render_data
 from proxygen.blocklist.store import load_blocklists
 from proxygen.simulate.engine import OUTCOMES, LimitSpec, LocationLimits, Simulator, SiteLimits, ZoneSpec
 from proxygen.simulate.rules import BlocklistRules
+from throttles import throttle_blocklist
 
 NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
 T0 = int(NOW.timestamp() * 1000)
-BLOCKLIST = """\
-zones:
-  crawl: {rate: 30r/m, burst: 0, nodelay: true}
-entries:
-  - cidr: 10.0.0.0/29
-    action: throttle
-    zone: crawl
-    reason: r
-"""
+BLOCKLIST = throttle_blocklist({"crawl": "{rate: 30r/m, burst: 0, nodelay: true}"}, {"10.0.0.0/29": "crawl"})
 # OFF's shape: global zones with burst 0 (one bucket for everyone), per-IP zones with a burst, and a
 # location combining both.
 SITE = SiteLimits("s", zones={
