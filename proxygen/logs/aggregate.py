@@ -68,6 +68,8 @@ OTHER_CLASS = "other"
 DISTINCT_SKETCH_K = 256
 SUSTAINED_WINDOW_MINUTES = 10
 _COMPACT_ROWS = 2_000_000
+#: Hash shards of the per-IP partial tables (see `_Sharded`).
+_SHARDS = 4
 #: Merge a partial table when its pending rows reach this share of its merged size: lower bounds
 #: memory (pending rows are not merged yet), higher spends less time re-merging.
 _GROWTH = 1.5
@@ -214,16 +216,16 @@ class _Sharded:
     """A `_Partial` split by key hash into shards merged separately: a merge then needs a quarter of
     the transient memory (the IP tables of a log with a million IPs are the largest)."""
 
-    def __init__(self, keys: list[str], aggs: dict[str, str] | None = None, shards: int = 4, sketch=False):
+    def __init__(self, keys: list[str], aggs: dict[str, str] | None = None, sketch=False):
         self.key = keys[0]
         if sketch:  # sharded K-minimum-values sketches instead of summed tables
-            self.shards = [_Sketch(self.key, min_rows=_COMPACT_ROWS // shards) for _ in range(shards)]
+            self.shards = [_Sketch(self.key, min_rows=_COMPACT_ROWS // _SHARDS) for _ in range(_SHARDS)]
         else:
-            self.shards = [_Partial(keys, aggs, min_rows=_COMPACT_ROWS // shards) for _ in range(shards)]
+            self.shards = [_Partial(keys, aggs, min_rows=_COMPACT_ROWS // _SHARDS) for _ in range(_SHARDS)]
 
-    def add(self, frame) -> None:
-        """Add a frame, or the `split` of one (which the reading thread can do)."""
-        for shard, piece in (frame if isinstance(frame, dict) else split_shards(frame, self.key)).items():
+    def add_split(self, pieces: dict) -> None:
+        """Add a frame already cut by `split_shards` (the reading thread does that)."""
+        for shard, piece in pieces.items():
             self.shards[shard].add(piece)
 
     @property
@@ -248,11 +250,11 @@ class _Sharded:
         return merged
 
 
-def split_shards(frame, key: str, shards: int = 4) -> dict:
+def split_shards(frame, key: str) -> dict:
     """{shard: rows} of a frame, by key hash, as `_Sharded` keeps them."""
     import polars as pl
 
-    pieces = frame.with_columns((pl.col(key) % shards).alias("_shard")).partition_by(
+    pieces = frame.with_columns((pl.col(key) % _SHARDS).alias("_shard")).partition_by(
         "_shard", include_key=False, as_dict=True)
     return {int(shard): piece for (shard,), piece in pieces.items()}
 
@@ -515,13 +517,13 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     for lines, tables, (ip_pieces, ip_min_pieces, ip_pairs) in source.batches(columns=needed, transform=reduce):
         (ip_batch, ua_batch, ip_ua_batch, _, ua_min_batch, per_min_batch) = tables
         ua_pairs = lines.select("ua_h", "h")
-        ip_part.add(ip_pieces)
+        ip_part.add_split(ip_pieces)
         ua_part.add(ua_batch.drop("first_limited"))
         ip_ua.add(ip_ua_batch)
-        ip_min.add(ip_min_pieces)
+        ip_min.add_split(ip_min_pieces)
         ua_min.add(ua_min_batch)
         per_min.add(per_min_batch)
-        ip_sketch.add(ip_pairs)
+        ip_sketch.add_split(ip_pairs)
         ua_sketch.add(ua_pairs)
 
         # after_limited: requests later than the key's first 429/503 (earlier batches included)
@@ -782,7 +784,8 @@ def _walk(db, count: int, slice_of, bits: int):
             orgs.append(orgs[-1])
             lengths.append(i)
         while i < len(ips):
-            (asn,), (org,), (prefix_len,) = db.lookup_networks([ips[i]])
+            info, prefix_len = db.lookup_network(ips[i])
+            asn, org = info.asn, info.org
             if prefix_len is None:  # not an address after all: its own answer only
                 last, end = -1, i + 1
             else:

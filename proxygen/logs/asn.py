@@ -87,23 +87,14 @@ class AsnDb:
             records = list(map(careful, ips))
         return self._columns(records)
 
-    def lookup_networks(self, ips: list[str]) -> tuple[list[int | None], list[str | None], list[int | None]]:
-        """Like `lookup_many`, plus the prefix length of the database network holding each address
-        (None when the value is not an address): every address in that network has the same answer."""
-        get = self._reader.get_with_prefix_len
-
-        def careful(ip):
-            try:
-                return get(ip)
-            except (ValueError, TypeError):
-                return None, None
-
+    def lookup_network(self, ip: str) -> tuple[AsnInfo, int | None]:
+        """The answer for one address and the prefix length of the database network holding it (None
+        when the value is not an address): every address in that network has the same answer."""
         try:
-            found = list(map(get, ips))
+            record, length = self._reader.get_with_prefix_len(ip)
         except (ValueError, TypeError):
-            found = list(map(careful, ips))
-        asns, orgs = self._columns([record for record, _ in found])
-        return asns, orgs, [length for _, length in found]
+            return AsnInfo(None, None), None
+        return _record_to_info(record), length
 
     @staticmethod
     def _columns(records: list) -> tuple[list[int | None], list[str | None]]:

@@ -91,7 +91,7 @@ class LogSource:
     def large(self) -> bool:
         """Whether the inputs (uncompressed; stdin counts as large) reach `EAGER_MEMORY_RETURN_BYTES`:
         then readers and aggregation favour bounded memory over speed."""
-        return _expanded_size(self.inputs) >= EAGER_MEMORY_RETURN_BYTES
+        return _is_large(self.inputs)
 
     @property
     def total_bytes(self) -> int | None:
@@ -398,9 +398,13 @@ def _size_allocator(inputs: list[InputFile]) -> None:
 
     if "polars" in sys.modules or "_RJEM_MALLOC_CONF" in os.environ:
         return
-    total = _expanded_size(inputs)
-    if total >= EAGER_MEMORY_RETURN_BYTES:
+    if _is_large(inputs):
         os.environ["_RJEM_MALLOC_CONF"] = "dirty_decay_ms:0,muzzy_decay_ms:0"
+
+
+def _is_large(inputs: list[InputFile]) -> bool:
+    """Whether the inputs call for the memory-first choices (see `LogSource.large`)."""
+    return _expanded_size(inputs) >= EAGER_MEMORY_RETURN_BYTES
 
 
 def open_logs(paths: list[str], fmt: str | None = None, *, since=None, until=None,

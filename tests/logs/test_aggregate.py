@@ -157,9 +157,9 @@ def test_without_database_asn_grouping_is_off_and_says_how(small_log):
 def _counting(db):
     """Record every address the database is asked about, whichever lookup method asks."""
     calls = []
-    for name in ("lookup_many", "lookup_networks"):
-        original = getattr(db, name)
-        setattr(db, name, lambda ips, original=original: calls.extend(ips) or original(ips))
+    many, one = db.lookup_many, db.lookup_network
+    db.lookup_many = lambda ips: calls.extend(ips) or many(ips)
+    db.lookup_network = lambda ip: calls.append(ip) or one(ip)
     return calls
 
 
