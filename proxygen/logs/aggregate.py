@@ -3,18 +3,25 @@
 `aggregate(source)` reads the batches once and returns a `Traffic`: one table per client key
 (IP, network prefix, ASN, user agent), whole-log and per-key per-minute series, and totals.
 
-How memory stays bounded by the number of distinct keys, not lines: each batch is reduced to
-partial tables keyed by 64-bit hashes of the IP and user agent (integers group fast and take
-8 bytes), those partials are merged (re-aggregated) whenever they grow, and only the final
-tables get the strings back. Prefix and ASN tables are derived from the IP-level partials at
-the end, after the ASN lookups (one per database network the IPs fall in, see `_asn_of`).
+Two ways to the same tables, chosen by the input's size (`LogSource.large`):
+
+- inputs under `EAGER_MEMORY_RETURN_BYTES` (512 MiB uncompressed, about 2 million lines) keep a
+  few derived columns of every line (about 50 bytes a line) and group them once, on both cores
+  (`_read_whole`): a third of the work of grouping batch by batch and merging;
+- larger inputs, gzip files that expand past it, and stdin keep memory bounded by the number of
+  distinct keys, not lines (`_read_batched`): each batch is reduced to partial tables keyed by
+  64-bit hashes of the IP and user agent (integers group fast and take 8 bytes), those partials
+  are merged (re-aggregated) whenever they grow, and only the final tables get the strings back.
+
+Prefix and ASN tables are derived from the IP-level tables at the end, after the ASN lookups
+(one per database network the IPs fall in, see `_asn_of`).
 
 Column definitions (all tables):
 
 - `requests`, `s2xx` .. `s5xx` (status classes; 1xx and others only in `requests`), `bytes`;
 - `limited`: responses 429 or 503 (OFF's "you are too fast" and "the site protects itself");
 - `after_limited`: requests sent after the key's first 429/503. Exact for `by_ip` and `by_ua`
-  when the input is in time order (rotated files are read oldest first); for `by_prefix` and
+  (for large inputs: when they are in time order; rotated files are read oldest first); for `by_prefix` and
   `by_asn` it counts requests in the minutes after the minute of the first 429/503 (minute
   resolution);
 - `distinct_paths`: distinct request targets (path AND query string, so a crawl of
@@ -39,7 +46,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     import polars as pl
@@ -452,21 +459,6 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
 
     count_cols = ["requests", "s2xx", "s3xx", "s4xx", "s5xx", "limited", "bytes",
                   *[f"rc_{c}" for c in class_names], *[f"flag_{f}" for f in flags]]
-    # first_limited is per batch only (for after_limited, which keeps its own running minimum)
-    key_aggs = {c: "sum" for c in count_cols} | {"first_seen": "min", "last_seen": "max"}
-    ip_part = _Sharded(["ip_h"], key_aggs | {"key": "first"})
-    ua_part = _Partial(["ua_h"], key_aggs | {"key": "first"})
-    ip_ua = _Partial(["ip_h", "ua_h"], {"requests": "sum"})
-    ip_min = _Sharded(["ip_h", "minute"], {"requests": "sum", "limited": "sum"})
-    ua_min = _Partial(["ua_h", "minute"], {"requests": "sum", "limited": "sum"})
-    per_min = _Partial(["minute"], {"requests": "sum", "limited": "sum"})
-    after_ip = _Partial(["ip_h"], {"after_limited": "sum"})
-    after_ua = _Partial(["ua_h"], {"after_limited": "sum"})
-    ip_sketch = _Sharded(["ip_h"], sketch=True)
-    ua_sketch = _Sketch("ua_h", min_rows=_COMPACT_ROWS // 8)  # few keys, most of them full soon
-    first_lim_ip = None  # (ip_h, first_limited) of every key limited so far
-    first_lim_ua = None
-
     rc_expr = _route_class_expr(classes)
     lim = pl.col("_lim")
     per_key = [
@@ -484,11 +476,11 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     needed = {"client_ip", "time", "path", "query", "status", "bytes", "user_agent"}
     for expr in flags.values():
         needed.update(expr.meta.root_names())
-    def reduce(batch):
-        """A batch's own tables (they need nothing from earlier batches): computed in the reading
-        thread, while the previous batch is merged here."""
+
+    def derive(batch):
+        """The per-line columns every table is grouped from (hashed keys, minute, classes, flags)."""
         status = pl.col("status")
-        lines = batch.select(
+        return batch.select(
             pl.col("client_ip").hash().alias("ip_h"),
             pl.col("user_agent").hash().alias("ua_h"),
             pl.col("client_ip"), pl.col("user_agent"), pl.col("time"),
@@ -500,90 +492,62 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             (pl.col("path").hash() ^ pl.col("query").hash()).alias("h"),
             *[expr.fill_null(False).alias(f"flag_{name}") for name, expr in flags.items()],
         )
-        lazy = lines.lazy()
-        tables = pl.collect_all([
+
+    def group_queries(lazy):
+        """(ip, ua, ip x ua, ip x minute, ua x minute, minute) tables of some lines."""
+        return [
             lazy.group_by("ip_h").agg(*per_key, pl.col("client_ip").first().alias("key")),
             lazy.group_by("ua_h").agg(*per_key, pl.col("user_agent").first().alias("key")),
             lazy.group_by("ip_h", "ua_h").agg(pl.len().cast(pl.UInt32).alias("requests")),
             lazy.group_by("ip_h", "minute").agg(per_minute_aggs),
             lazy.group_by("ua_h", "minute").agg(per_minute_aggs),
             lazy.group_by("minute").agg(per_minute_aggs),
-        ])
-        ip_batch = tables[0]
-        sharded = (split_shards(ip_batch.drop("first_limited"), "ip_h"), split_shards(tables[3], "ip_h"),
-                   split_shards(lines.select("ip_h", "h"), "ip_h"))
-        return lines.select("ip_h", "ua_h", "time", "h"), tables, sharded
+        ]
 
-    for lines, tables, (ip_pieces, ip_min_pieces, ip_pairs) in source.batches(columns=needed, transform=reduce):
-        (ip_batch, ua_batch, ip_ua_batch, _, ua_min_batch, per_min_batch) = tables
-        ua_pairs = lines.select("ua_h", "h")
-        ip_part.add_split(ip_pieces)
-        ua_part.add(ua_batch.drop("first_limited"))
-        ip_ua.add(ip_ua_batch)
-        ip_min.add_split(ip_min_pieces)
-        ua_min.add(ua_min_batch)
-        per_min.add(per_min_batch)
-        ip_sketch.add_split(ip_pairs)
-        ua_sketch.add(ua_pairs)
+    def enrich(ip_keys):
+        return _enrich(ip_keys, db, prefix_v4, prefix_v6)
 
-        # after_limited: requests later than the key's first 429/503 (earlier batches included)
-        first_lim_ip = _after_limited(lines, ip_batch, "ip_h", first_lim_ip, after_ip)
-        first_lim_ua = _after_limited(lines, ua_batch, "ua_h", first_lim_ua, after_ua)
-
+    if large:
+        keyed = _read_batched(source, needed, derive, group_queries, count_cols)
+    else:
+        keyed = _read_whole(source, needed, derive, group_queries, enrich)
     stats = source.stats
     totals = Totals(lines=stats.lines_read, parsed=stats.parsed, malformed=stats.malformed,
                     filtered_out=stats.filtered_out, first_time=stats.first_time, last_time=stats.last_time)
-
     # the per-IP table stays in its shards until the end: by_ip is built shard by shard
-    ip_shards = [f for f in (shard.result() for shard in ip_part.shards) if f is not None and f.height]
-    ip_part.frames = []
+    ip_shards = [f for f in keyed.ip_shards if f.height]
     if not ip_shards:
         return _empty_traffic(classes, class_names, flags, totals, db, prefix_v4, prefix_v6, stats,
                               count_cols)
     ip_keys = pl.concat([f.select("ip_h", "key") for f in ip_shards])
-    ua_tab = ua_part.result()
-    ip_ua_tab = ip_ua.result()
-    ip_min_tab = ip_min.result()
-    ua_min_tab = ua_min.result()
-    empty_after = {"after_limited": pl.UInt32}
+    ua_tab, ip_ua_tab, ip_min_tab, ua_min_tab = keyed.ua, keyed.ip_ua, keyed.ip_min, keyed.ua_min
+    keyed.ip_shards = keyed.ip_ua = None
 
     def by_ua_table():
         ips_per_ua = ip_ua_tab.group_by("ua_h").agg(pl.len().cast(pl.UInt32).alias("ips"))
-        return (ua_tab.join(estimate_distinct(ua_sketch.result(), "ua_h"), on="ua_h", how="left")
-                .join(after_ua.result() if after_ua.frames else pl.DataFrame(schema={"ua_h": pl.UInt64,
-                                                                                   **empty_after}),
-                      on="ua_h", how="left")
+        return (ua_tab.join(estimate_distinct(keyed.ua_sketch(), "ua_h"), on="ua_h", how="left")
+                .join(keyed.after_ua, on="ua_h", how="left")
                 .join(_rates(ua_min_tab, "ua_h"), on="ua_h", how="left")
                 .join(ips_per_ua, on="ua_h", how="left")
                 .with_columns(pl.col("after_limited").fill_null(0).cast(pl.UInt32)))
-
-    def ip_enrichment():
-        """(ip_h, prefix, asn, asn_org): the ASN of every distinct IP (see `_asn_of`)."""
-        keys = ip_keys.select("ip_h", "key", ip_prefixes(ip_keys["key"], prefix_v4, prefix_v6))
-        if db is None:
-            return keys.select("ip_h", "prefix", pl.lit(None, dtype=pl.Int64).alias("asn"),
-                               pl.lit(None, dtype=pl.Utf8).alias("asn_org"))
-        return keys.select("ip_h", "prefix").join(_asn_of(keys.select("ip_h", "key"), db), on="ip_h", how="left")
 
     # Independent pieces run in parallel threads: polars releases the GIL while it computes.
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # more threads only raise peak memory
         f_ua = pool.submit(by_ua_table)
-        f_ip_sketch = pool.submit(ip_sketch.result)
+        f_ip_sketch = pool.submit(keyed.ip_sketch)
         f_rates = pool.submit(_rates, ip_min_tab, "ip_h")
         f_top = pool.submit(_top_ua, ip_ua_tab, "ip_h", ua_tab)
         f_minutes = pool.submit(lambda: (
             _KeyedMinutes(ip_min_tab, ip_keys),
             _KeyedMinutes(ua_min_tab, ua_tab.select("ua_h", "key")),
-            per_min.result().select(_minute_dt(), "requests", "limited").sort("minute")))
-        enrichment = ip_enrichment()
+            keyed.per_min.select(_minute_dt(), "requests", "limited").sort("minute")))
+        enrichment = keyed.enrichment if keyed.enrichment is not None else enrich(ip_keys)
         ip_sketch_tab = f_ip_sketch.result()
-        after_ip_tab = after_ip.result() if after_ip.frames else pl.DataFrame(
-            schema={"ip_h": pl.UInt64, **empty_after})
         ip_distinct = estimate_distinct(ip_sketch_tab, "ip_h", cutoffs=True)
         ip_cutoffs = ip_distinct.filter(pl.col("_cut").is_not_null()).select("ip_h", "_cut")
-        side = [ip_distinct.drop("_cut"), after_ip_tab, f_rates.result(), f_top.result(), enrichment]
+        side = [ip_distinct.drop("_cut"), keyed.after_ip, f_rates.result(), f_top.result(), enrichment]
         del ip_distinct
         by_ua = f_ua.result()  # the last users of the (IP, UA) table besides the groups
 
@@ -595,8 +559,6 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         if db is not None:  # a large log's: one after the other, their transient tables would add up
             activity["asn"] = f_asn.result() if f_asn is not None else _group_activity("asn", *group_args)
         del ip_sketch_tab, ip_cutoffs, ip_ua_tab
-        for partial in (ip_sketch, ip_ua):
-            partial.frames = []
 
         parts = []
         while ip_shards:  # one shard at a time, each freed once joined: never two copies of the IP table
@@ -627,9 +589,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
                                                pl.lit(None, dtype=pl.Utf8).alias("asn_org"))
         ip_minute, ua_minute, per_minute = f_minutes.result()
     # what the result does not keep goes before the final copies are made
-    del ua_tab
-    for partial in (ip_sketch, ua_sketch, ip_ua, ua_part, after_ip, after_ua):
-        partial.frames = []
+    del ua_tab, keyed
 
     ordered = ["key", "requests", "distinct_paths", "s2xx", "s3xx", "s4xx", "s5xx", "limited", "after_limited",
                "bytes", "first_seen", "last_seen", *[f"rc_{c}" for c in class_names],
@@ -693,6 +653,146 @@ def _minute_dt():
 
     return (pl.col("minute").cast(pl.Int64) * 60_000_000).cast(pl.Datetime("us")).dt.replace_time_zone(
         "UTC").alias("minute")
+
+
+@dataclass
+class _KeyTables:
+    """What the final tables are built from: per-key sums, (key, minute) and (IP, UA) counts, and the
+    distinct-target sketches (functions: the batched reader finishes them while the rest goes on)."""
+
+    ip_shards: list           # per-IP sums (several frames: see `_Sharded`)
+    ua: "pl.DataFrame"
+    ip_ua: "pl.DataFrame"
+    ip_min: "pl.DataFrame"
+    ua_min: "pl.DataFrame"
+    per_min: "pl.DataFrame"
+    after_ip: "pl.DataFrame"  # (ip_h, after_limited)
+    after_ua: "pl.DataFrame"
+    ip_sketch: Callable       # () -> (ip_h, h) with the K smallest distinct h per IP
+    ua_sketch: Callable
+    enrichment: "pl.DataFrame | None" = None  # `_enrich` of every IP, when the reader did it already
+
+
+def _enrich(ip_keys, db, prefix_v4: int, prefix_v6: int):
+    """(ip_h, prefix, asn, asn_org) of the (ip_h, key) rows: prefixes, and ASNs as `_asn_of` finds them."""
+    import polars as pl
+
+    keys = ip_keys.select("ip_h", "key", ip_prefixes(ip_keys["key"], prefix_v4, prefix_v6))
+    if db is None:
+        return keys.select("ip_h", "prefix", pl.lit(None, dtype=pl.Int64).alias("asn"),
+                           pl.lit(None, dtype=pl.Utf8).alias("asn_org"))
+    return keys.select("ip_h", "prefix").join(_asn_of(keys.select("ip_h", "key"), db), on="ip_h", how="left")
+
+
+def _read_whole(source, needed, derive, group_queries, enrich) -> _KeyTables:
+    """Keep every line's derived columns (about 50 bytes a line), then group them once.
+
+    Grouping all lines at once costs a third of grouping batch by batch and merging the partials;
+    it is how inputs under `EAGER_MEMORY_RETURN_BYTES` are read (their lines fit in memory with
+    room to spare). The IPs are `enrich`ed (ASN lookups, in Python) while polars groups the lines.
+    Results equal `_read_batched`'s; `after_limited` is exact in any line order.
+    """
+    import polars as pl
+
+    def keep(batch):  # in the reading thread; key strings are kept once per distinct key
+        lines = derive(batch)
+        keys = pl.collect_all([lines.lazy().group_by("ip_h").agg(pl.col("client_ip").first().alias("key")),
+                               lines.lazy().group_by("ua_h").agg(pl.col("user_agent").first().alias("key"))])
+        return lines.drop("client_ip", "user_agent"), keys
+
+    parts, ip_keys, ua_keys = [], [], []
+    for lines, (ips, uas) in source.batches(columns=needed, transform=keep):
+        parts.append(lines)
+        ip_keys.append(ips)
+        ua_keys.append(uas)
+    if not parts:
+        return _KeyTables([], *[None] * 7, lambda: None, lambda: None)
+    lines = pl.concat(parts, rechunk=False)
+    del parts
+    ip_names = pl.concat(ip_keys).unique("ip_h", keep="first")
+    ua_names = pl.concat(ua_keys).unique("ua_h", keep="first")
+    # the key strings are joined to the (far fewer) grouped rows, not to every line
+    lazy = lines.lazy().with_columns(pl.lit(None, dtype=pl.Utf8).alias("client_ip"),
+                                     pl.lit(None, dtype=pl.Utf8).alias("user_agent"))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the ASN walk (Python) beside polars' grouping
+        enriched = pool.submit(enrich, ip_names)
+        tables = pl.collect_all([*group_queries(lazy), lines.lazy().select("ip_h", "h").unique(),
+                                 lines.lazy().select("ua_h", "h").unique()])
+        enriched = enriched.result()
+    ip, ua, ip_ua, ip_min, ua_min, per_min, ip_pairs, ua_pairs = tables
+    ip = ip.drop("key").join(ip_names, on="ip_h", how="left")
+    ua = ua.drop("key").join(ua_names, on="ua_h", how="left")
+
+    def after(key, table):  # requests later than the key's first 429/503
+        first = table.lazy().filter(pl.col("first_limited").is_not_null()).select(key, "first_limited")
+        return (lines.lazy().select(key, "time").join(first, on=key).filter(pl.col("time") > pl.col("first_limited"))
+                .group_by(key).agg(pl.len().cast(pl.UInt32).alias("after_limited")))
+
+    after_ip, after_ua = pl.collect_all([after("ip_h", ip), after("ua_h", ua)])
+    return _KeyTables([ip.drop("first_limited")], ua.drop("first_limited"), ip_ua, ip_min, ua_min, per_min,
+                      after_ip, after_ua, lambda: trim_sketch(ip_pairs, "ip_h"), lambda: trim_sketch(ua_pairs, "ua_h"),
+                      enriched)
+
+
+def _read_batched(source, needed, derive, group_queries, count_cols) -> _KeyTables:
+    """Group each batch on its own (in the reading thread) and merge the partial tables as they grow:
+    memory bounded by the number of distinct keys, for inputs of any size."""
+    import polars as pl
+
+    key_aggs = {c: "sum" for c in count_cols} | {"first_seen": "min", "last_seen": "max"}
+    ip_part = _Sharded(["ip_h"], key_aggs | {"key": "first"})
+    ua_part = _Partial(["ua_h"], key_aggs | {"key": "first"})
+    ip_ua = _Partial(["ip_h", "ua_h"], {"requests": "sum"})
+    ip_min = _Sharded(["ip_h", "minute"], {"requests": "sum", "limited": "sum"})
+    ua_min = _Partial(["ua_h", "minute"], {"requests": "sum", "limited": "sum"})
+    per_min = _Partial(["minute"], {"requests": "sum", "limited": "sum"})
+    after_ip = _Partial(["ip_h"], {"after_limited": "sum"})
+    after_ua = _Partial(["ua_h"], {"after_limited": "sum"})
+    ip_sketch = _Sharded(["ip_h"], sketch=True)
+    ua_sketch = _Sketch("ua_h", min_rows=_COMPACT_ROWS // 8)  # few keys, most of them full soon
+    first_lim_ip = None  # (ip_h, first_limited) of every key limited so far
+    first_lim_ua = None
+
+    def reduce(batch):
+        """A batch's own tables (they need nothing from earlier batches): computed in the reading
+        thread, while the previous batch is merged here."""
+        lines = derive(batch)
+        tables = pl.collect_all(group_queries(lines.lazy()))
+        ip_batch = tables[0]
+        sharded = (split_shards(ip_batch.drop("first_limited"), "ip_h"), split_shards(tables[3], "ip_h"),
+                   split_shards(lines.select("ip_h", "h"), "ip_h"))
+        return lines.select("ip_h", "ua_h", "time", "h"), tables, sharded
+
+    for lines, tables, (ip_pieces, ip_min_pieces, ip_pairs) in source.batches(columns=needed, transform=reduce):
+        (ip_batch, ua_batch, ip_ua_batch, _, ua_min_batch, per_min_batch) = tables
+        ip_part.add_split(ip_pieces)
+        ua_part.add(ua_batch.drop("first_limited"))
+        ip_ua.add(ip_ua_batch)
+        ip_min.add_split(ip_min_pieces)
+        ua_min.add(ua_min_batch)
+        per_min.add(per_min_batch)
+        ip_sketch.add_split(ip_pairs)
+        ua_sketch.add(lines.select("ua_h", "h"))
+        # after_limited: requests later than the key's first 429/503 (earlier batches included)
+        first_lim_ip = _after_limited(lines, ip_batch, "ip_h", first_lim_ip, after_ip)
+        first_lim_ua = _after_limited(lines, ua_batch, "ua_h", first_lim_ua, after_ua)
+
+    def taken(partial):
+        """The partial's result, which it then lets go of (no second reference to free later)."""
+        result = partial.result()
+        partial.frames = []
+        return result
+
+    def after(partial, key):
+        return taken(partial) if partial.frames else pl.DataFrame(schema={key: pl.UInt64,
+                                                                         "after_limited": pl.UInt32})
+
+    ip_shards = [f for f in (taken(shard) for shard in ip_part.shards) if f is not None]
+    return _KeyTables(ip_shards, taken(ua_part), taken(ip_ua), taken(ip_min), taken(ua_min), taken(per_min),
+                      after(after_ip, "ip_h"), after(after_ua, "ua_h"), lambda: taken(ip_sketch),
+                      lambda: taken(ua_sketch))
 
 
 def _after_limited(lines, fine, key: str, known, out: _Partial):

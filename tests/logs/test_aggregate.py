@@ -16,6 +16,16 @@ from proxygen.logs.aggregate import estimate_distinct, ip_prefixes, trim_sketch
 from .conftest import main_line
 
 aggregate_module = importlib.import_module("proxygen.logs.aggregate")  # the package re-exports the function
+source_module = importlib.import_module("proxygen.logs.source")
+
+
+@pytest.fixture(autouse=True, params=["whole", "batched"])
+def aggregation_path(request, monkeypatch):
+    """Every case runs through both ways of building the tables: all lines grouped at once (inputs
+    under the large-input size) and batch by batch with merges (large inputs, stdin)."""
+    if request.param == "batched":
+        monkeypatch.setattr(source_module.LogSource, "large", property(lambda self: True))
+    return request.param
 
 
 def _when(minute: int, second: int = 0) -> str:
@@ -200,26 +210,6 @@ def test_asn_answers_are_those_of_a_lookup_per_ip_when_the_database_splits_a_pre
     assert dict(zip(traffic.by_ip["key"], traffic.by_ip["asn"])) == expected
     assert expected["198.51.100.1"] == 64500 and expected["198.51.100.129"] == 64501
     assert expected["198.51.100.200"] is None and expected["2001:db8:8000::1"] is None
-
-
-def test_merging_batches_gives_the_same_tables(tmp_path, monkeypatch):
-    """Small read chunks and forced compaction: memory-bounded merging must not change any number."""
-    lines = []
-    for i in range(3000):
-        ip = f"10.0.{i % 7}.{i % 13}"
-        status = 429 if i % 97 == 0 else 200
-        lines.append(main_line(ip=ip, when=_when((i // 60) % 60, i % 60), status=status,
-                               request=f"GET /product/{i % 400} HTTP/1.1", ua=f"UA{i % 5}"))
-    path = _write(tmp_path, lines)
-    whole = aggregate(open_logs([path]))
-    monkeypatch.setattr(reader, "CHUNK_BYTES", 8192)
-    monkeypatch.setattr(aggregate_module, "_COMPACT_ROWS", 50)
-    source = open_logs([path])
-    pieces = aggregate(source)
-    for name in ("by_ip", "by_prefix", "by_ua", "per_minute", "ip_minute"):
-        a, b = getattr(whole, name), getattr(pieces, name)
-        keys = [c for c in ("key", "minute") if c in a.columns]
-        assert a.sort(keys).equals(b.sort(keys)), name
 
 
 def _expected_distinct(lines_frame, key_expr, k=256):
