@@ -94,6 +94,13 @@ class LogSource:
         return _is_large(self.inputs)
 
     @property
+    def fits_in_memory(self) -> bool:
+        """Whether the inputs are plain files (sizes known exactly, no gzip whose expansion is only a
+        guess, no stdin) under `EAGER_MEMORY_RETURN_BYTES` in all: then the aggregation keeps a few
+        columns of every line and groups them once (see `proxygen.logs.aggregate`)."""
+        return not any(i.size is None or _is_gzip(i) for i in self.inputs) and not self.large
+
+    @property
     def total_bytes(self) -> int | None:
         """Bytes on disk of all inputs (compressed size for .gz); None when stdin is one of them."""
         if any(i.size is None for i in self.inputs):
@@ -331,13 +338,19 @@ def _expanded_size(inputs: list[InputFile]) -> int:
     for item in inputs:
         if item.size is None:
             return 1 << 62  # larger than any bound
-        try:
-            with open(item.path, "rb") as handle:
-                gzipped = handle.read(2) == b"\x1f\x8b"
-        except OSError:
-            gzipped = False
-        total += item.size * (_GZIP_RATIO if gzipped else 1)
+        total += item.size * (_GZIP_RATIO if _is_gzip(item) else 1)
     return total
+
+
+def _is_gzip(item: InputFile) -> bool:
+    """Whether the input starts with gzip's magic bytes (not stdin: its head is read elsewhere)."""
+    if item.path == "-":
+        return False
+    try:
+        with open(item.path, "rb") as handle:
+            return handle.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False
 
 
 def _split_lines(data: bytes) -> "pl.Series":

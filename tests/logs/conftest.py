@@ -17,6 +17,14 @@ def main_line(ip="192.0.2.1", when="31/Jan/2025:12:00:00 +0000", request="GET /p
     return (f'{ip} - - [{when}] "{request}" {status} {size} "{referer}" "{ua}" "{xff}" {cache} [{urt}]')
 
 
+def read_batch_by_batch(monkeypatch):
+    """Make every LogSource count as large: the aggregation then builds its tables batch by batch
+    with merges, and the group tables one after the other (the memory-first ways)."""
+    from proxygen.logs import source
+
+    monkeypatch.setattr(source.LogSource, "large", property(lambda self: True))
+
+
 @pytest.fixture(scope="session")
 def asn_db(tmp_path_factory):
     return str(write_asn_mmdb(tmp_path_factory.mktemp("mmdb") / "asn.mmdb"))

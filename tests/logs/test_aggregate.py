@@ -13,7 +13,7 @@ from proxygen.logs import aggregate, open_logs
 from proxygen.logs import reader
 from proxygen.logs.aggregate import estimate_distinct, ip_prefixes, trim_sketch
 
-from .conftest import main_line
+from .conftest import main_line, read_batch_by_batch
 
 aggregate_module = importlib.import_module("proxygen.logs.aggregate")  # the package re-exports the function
 source_module = importlib.import_module("proxygen.logs.source")
@@ -24,7 +24,7 @@ def aggregation_path(request, monkeypatch):
     """Every case runs through both ways of building the tables: all lines grouped at once (inputs
     under the large-input size) and batch by batch with merges (large inputs, stdin)."""
     if request.param == "batched":
-        monkeypatch.setattr(source_module.LogSource, "large", property(lambda self: True))
+        read_batch_by_batch(monkeypatch)
     return request.param
 
 

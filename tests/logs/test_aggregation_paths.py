@@ -9,7 +9,7 @@ import pytest
 
 from proxygen.logs import aggregate, open_logs, reader
 
-from .conftest import main_line
+from .conftest import main_line, read_batch_by_batch
 
 aggregate_module = importlib.import_module("proxygen.logs.aggregate")  # the package re-exports the function
 source_module = importlib.import_module("proxygen.logs.source")
@@ -39,7 +39,7 @@ def test_merging_batches_gives_the_same_tables(tmp_path, monkeypatch, asn_db):
     monkeypatch.setattr(reader, "CHUNK_BYTES", 8192)
     monkeypatch.setattr(source_module, "SCAN_BATCH_ROWS", 37)
     monkeypatch.setattr(aggregate_module, "_COMPACT_ROWS", 50)
-    monkeypatch.setattr(source_module.LogSource, "large", property(lambda self: True))
+    read_batch_by_batch(monkeypatch)
     pieces = aggregate(open_logs([path]), asn_db=asn_db)
     assert whole.by_ip["after_limited"].sum() > 0 and whole.by_asn.height > 1
     for name in ("by_ip", "by_prefix", "by_asn", "by_ua", "per_minute", "ip_minute", "ua_minute"):
@@ -56,6 +56,27 @@ def test_after_limited_is_exact_in_any_order_below_the_large_size(tmp_path, monk
     earlier = [main_line(when=_when(1, 0), status=429), main_line(when=_when(2, 0))]
     paths = [_write(tmp_path, later, "new.log"), _write(tmp_path, earlier, "old.log")]
     if path == "batched":
-        monkeypatch.setattr(source_module.LogSource, "large", property(lambda self: True))
+        read_batch_by_batch(monkeypatch)
     row = aggregate(open_logs(paths)).by_ip.row(0, named=True)
     assert row["after_limited"] == (6 if path == "whole" else 1)
+
+
+def test_plain_files_are_grouped_at_once_gzip_and_stdin_batch_by_batch(tmp_path, monkeypatch):
+    """Only inputs whose size is known exactly may keep their lines: a gzip file's expansion is a guess,
+    stdin's unknown."""
+    import gzip
+    import io
+
+    taken = []
+    for name in ("_read_whole", "_read_batched"):
+        original = getattr(aggregate_module, name)
+        monkeypatch.setattr(aggregate_module, name,
+                            lambda *a, _n=name, _f=original: taken.append(_n) or _f(*a))
+    lines = [main_line(when=_when(0, i)) for i in range(3)]
+    plain = _write(tmp_path, lines)
+    packed = tmp_path / "b.log.gz"
+    packed.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    results = [aggregate(open_logs([plain])), aggregate(open_logs([str(packed)])),
+               aggregate(open_logs(["-"], stdin=io.BytesIO(("\n".join(lines) + "\n").encode())))]
+    assert taken == ["_read_whole", "_read_batched", "_read_batched"]
+    assert [r.by_ip["requests"].to_list() for r in results] == [[3]] * 3
