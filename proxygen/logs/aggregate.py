@@ -672,6 +672,11 @@ class _KeyTables:
     ua_sketch: Callable
     enrichment: "pl.DataFrame | None" = None  # `_enrich` of every IP, when the reader did it already
 
+    @classmethod
+    def empty(cls) -> "_KeyTables":
+        """No line parsed: `aggregate` returns its empty tables before looking at anything else."""
+        return cls([], None, None, None, None, None, None, None, lambda: None, lambda: None)
+
 
 def _enrich(ip_keys, db, prefix_v4: int, prefix_v6: int):
     """(ip_h, prefix, asn, asn_org) of the (ip_h, key) rows: prefixes, and ASNs as `_asn_of` finds them."""
@@ -689,8 +694,9 @@ def _read_whole(source, needed, derive, group_queries, enrich) -> _KeyTables:
 
     Grouping all lines at once costs a third of grouping batch by batch and merging the partials;
     it is how plain files under `EAGER_MEMORY_RETURN_BYTES` are read (their lines fit in memory
-    with room to spare: a 480 MiB log of 2.15M lines peaks at ~630 MiB). The IPs are `enrich`ed (ASN lookups, in Python) while polars groups the lines.
-    Results equal `_read_batched`'s; `after_limited` is exact in any line order.
+    with room to spare: a 480 MiB log of 2.15M lines peaks at ~630 MiB). The IPs are `enrich`ed
+    (ASN lookups, in Python) while polars groups the lines. Results equal `_read_batched`'s;
+    `after_limited` is exact in any line order.
     """
     import polars as pl
 
@@ -706,7 +712,7 @@ def _read_whole(source, needed, derive, group_queries, enrich) -> _KeyTables:
         ip_keys.append(ips)
         ua_keys.append(uas)
     if not parts:
-        return _KeyTables([], *[None] * 7, lambda: None, lambda: None)
+        return _KeyTables.empty()
     lines = pl.concat(parts, rechunk=False)
     del parts
     ip_names = pl.concat(ip_keys).unique("ip_h", keep="first")
@@ -732,8 +738,8 @@ def _read_whole(source, needed, derive, group_queries, enrich) -> _KeyTables:
 
     after_ip, after_ua = pl.collect_all([after("ip_h", ip), after("ua_h", ua)])
     return _KeyTables([ip.drop("first_limited")], ua.drop("first_limited"), ip_ua, ip_min, ua_min, per_min,
-                      after_ip, after_ua, lambda: trim_sketch(ip_pairs, "ip_h"), lambda: trim_sketch(ua_pairs, "ua_h"),
-                      enriched)
+                      after_ip, after_ua, lambda: trim_sketch(ip_pairs, "ip_h"),
+                      lambda: trim_sketch(ua_pairs, "ua_h"), enriched)
 
 
 def _read_batched(source, needed, derive, group_queries, count_cols) -> _KeyTables:
