@@ -17,6 +17,18 @@ def main_line(ip="192.0.2.1", when="31/Jan/2025:12:00:00 +0000", request="GET /p
     return (f'{ip} - - [{when}] "{request}" {status} {size} "{referer}" "{ua}" "{xff}" {cache} [{urt}]')
 
 
+def at_minute(minute: int, second: int = 0) -> str:
+    """A `$time_local` on 31 Jan 2025 at 12:mm:ss UTC."""
+    return f"31/Jan/2025:12:{minute:02d}:{second:02d} +0000"
+
+
+def write_log(tmp_path, lines, name="a.log") -> str:
+    """The lines written as a file in tmp_path; its path."""
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
 def read_batch_by_batch(monkeypatch):
     """Make every LogSource count as large: the aggregation then builds its tables batch by batch
     with merges, and the group tables one after the other (the memory-first ways)."""

@@ -13,7 +13,7 @@ from proxygen.logs import aggregate, open_logs
 from proxygen.logs import reader
 from proxygen.logs.aggregate import estimate_distinct, ip_prefixes, trim_sketch
 
-from .conftest import main_line, read_batch_by_batch
+from .conftest import at_minute, main_line, read_batch_by_batch, write_log
 
 aggregate_module = importlib.import_module("proxygen.logs.aggregate")  # the package re-exports the function
 source_module = importlib.import_module("proxygen.logs.source")
@@ -26,16 +26,6 @@ def aggregation_path(request, monkeypatch):
     if request.param == "batched":
         read_batch_by_batch(monkeypatch)
     return request.param
-
-
-def _when(minute: int, second: int = 0) -> str:
-    return f"31/Jan/2025:12:{minute:02d}:{second:02d} +0000"
-
-
-def _write(tmp_path, lines, name="a.log"):
-    path = tmp_path / name
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
 
 
 def _row(df, key):
@@ -53,16 +43,16 @@ def small_log(tmp_path):
                                         ("/api/v2/product/2.json", 304), ("/images/icons/a.svg", 200),
                                         ("/facets/brands", 429), ("/category/en:sodas", 200),
                                         ("/brand/lu", 503), ("/wp-login.php", 404)]):
-        lines.append(main_line(ip="192.0.2.10", when=_when(0, i), request=f"GET {path} HTTP/2.0", status=status,
+        lines.append(main_line(ip="192.0.2.10", when=at_minute(0, i), request=f"GET {path} HTTP/2.0", status=status,
                                size=100, ua="BotA/1.0"))
     # 192.0.2.99 (same /24), two UAs, in minutes 0 and 5; a 500
-    lines.append(main_line(ip="192.0.2.99", when=_when(0, 30), status=500, size=10, ua="BotB/2.0"))
-    lines.append(main_line(ip="192.0.2.99", when=_when(5, 0), status=301, size=10, ua="BotC/3.0"))
+    lines.append(main_line(ip="192.0.2.99", when=at_minute(0, 30), status=500, size=10, ua="BotB/2.0"))
+    lines.append(main_line(ip="192.0.2.99", when=at_minute(5, 0), status=301, size=10, ua="BotC/3.0"))
     # IPv6, and a UA of exactly "-"
-    lines.append(main_line(ip="2001:db8:aa:1::5", when=_when(1, 0), ua="-"))
-    lines.append(main_line(ip="2001:db8:aa:2::6", when=_when(1, 1), ua="-"))
+    lines.append(main_line(ip="2001:db8:aa:1::5", when=at_minute(1, 0), ua="-"))
+    lines.append(main_line(ip="2001:db8:aa:2::6", when=at_minute(1, 1), ua="-"))
     lines.sort(key=lambda ln: ln.split("[")[1])
-    return _write(tmp_path, lines)
+    return write_log(tmp_path, lines)
 
 
 def test_per_ip_counts(small_log):
@@ -113,9 +103,9 @@ def test_sustained_rate_is_best_ten_minute_average(tmp_path):
     lines = []
     for minute in range(20):  # 30 r/min for 20 minutes, plus one burst of 90 in minute 3
         count = 90 if minute == 3 else 30
-        lines += [main_line(when=_when(minute, s % 60), request=f"GET /p/{minute}/{s} HTTP/1.1")
+        lines += [main_line(when=at_minute(minute, s % 60), request=f"GET /p/{minute}/{s} HTTP/1.1")
                   for s in range(count)]
-    traffic = aggregate(open_logs([_write(tmp_path, lines)]))
+    traffic = aggregate(open_logs([write_log(tmp_path, lines)]))
     row = _row(traffic.by_ip, "192.0.2.1")
     assert row["peak_rpm"] == 90
     assert row["sustained_rpm"] == pytest.approx((9 * 30 + 90) / 10)
@@ -145,9 +135,9 @@ def test_flags_count_per_key(small_log):
 
 
 def test_asn_grouping_with_a_database(tmp_path, asn_db):
-    lines = [main_line(ip=ip, when=_when(0, i)) for i, ip in
+    lines = [main_line(ip=ip, when=at_minute(0, i)) for i, ip in
              enumerate(["66.249.64.1", "66.249.70.2", "66.249.70.3", "88.198.1.1", "198.51.100.1"])]
-    traffic = aggregate(open_logs([_write(tmp_path, lines)]), asn_db=asn_db)
+    traffic = aggregate(open_logs([write_log(tmp_path, lines)]), asn_db=asn_db)
     assert traffic.asn_enabled and traffic.asn_message is None
     google = _row(traffic.by_asn, 15169)
     assert google["ips"] == 3 and google["requests"] == 3 and google["asn_org"] == "Google LLC"
@@ -178,8 +168,8 @@ def test_asn_lookups_once_per_database_network(tmp_path, asn_db):
 
     db = AsnDb.open(asn_db)
     calls = _counting(db)
-    lines = [main_line(ip=f"66.249.64.{i % 3}", when=_when(0, i % 60)) for i in range(300)]
-    traffic = aggregate(open_logs([_write(tmp_path, lines)]), asn_db=db)
+    lines = [main_line(ip=f"66.249.64.{i % 3}", when=at_minute(0, i % 60)) for i in range(300)]
+    traffic = aggregate(open_logs([write_log(tmp_path, lines)]), asn_db=db)
     assert calls == ["66.249.64.0"]  # Google's /19 holds all 3 IPs: one lookup answers them
     assert traffic.by_ip["asn"].to_list() == [15169] * 3
 
@@ -201,10 +191,10 @@ def test_asn_answers_are_those_of_a_lookup_per_ip_when_the_database_splits_a_pre
     writer.to_db_file(str(path))
     ips = ["198.51.100.1", "198.51.100.127", "198.51.100.129", "198.51.100.200", "203.0.113.9",
            "203.0.113.10", "192.0.2.1", "2001:db8::1", "2001:db8:8000::1", "::ffff:203.0.113.11", "unknown"]
-    lines = [main_line(ip=ip, when=_when(0, i)) for i, ip in enumerate(ips)]
+    lines = [main_line(ip=ip, when=at_minute(0, i)) for i, ip in enumerate(ips)]
     db = AsnDb.open(str(path))
     calls = _counting(db)
-    traffic = aggregate(open_logs([_write(tmp_path, lines)]), asn_db=db)
+    traffic = aggregate(open_logs([write_log(tmp_path, lines)]), asn_db=db)
     assert len(calls) == len(set(calls)) and set(calls) <= set(ips)
     expected = {ip: AsnDb.open(str(path)).lookup(ip).asn for ip in ips}
     assert dict(zip(traffic.by_ip["key"], traffic.by_ip["asn"])) == expected
@@ -235,8 +225,8 @@ def test_sketch_cutoffs_keep_distinct_paths_exact(tmp_path, monkeypatch, asn_db)
         else:  # small IPs in the same /24, the same ASN, and elsewhere
             ip = f"66.249.{70 + i % 3}.{10 + i % 11}"
             request = f"GET /search?q={i % 40} HTTP/1.1"
-        lines.append(main_line(ip=ip, when=_when((i // 60) % 60, i % 60), request=request, ua=f"UA{i % 4}"))
-    path = _write(tmp_path, lines)
+        lines.append(main_line(ip=ip, when=at_minute((i // 60) % 60, i % 60), request=request, ua=f"UA{i % 4}"))
+    path = write_log(tmp_path, lines)
     monkeypatch.setattr(reader, "CHUNK_BYTES", 16384)
     monkeypatch.setattr(aggregate_module, "_COMPACT_ROWS", 400)
     traffic = aggregate(open_logs([path]), asn_db=asn_db)
@@ -254,9 +244,9 @@ def test_sketch_cutoffs_keep_distinct_paths_exact(tmp_path, monkeypatch, asn_db)
 
 
 def test_distinct_paths_estimate_above_sketch_size(tmp_path):
-    lines = [main_line(when=_when(i // 600, (i // 10) % 60), request=f"GET /product/{i} HTTP/1.1")
+    lines = [main_line(when=at_minute(i // 600, (i // 10) % 60), request=f"GET /product/{i} HTTP/1.1")
              for i in range(6000)]
-    row = _row(aggregate(open_logs([_write(tmp_path, lines)])).by_ip, "192.0.2.1")
+    row = _row(aggregate(open_logs([write_log(tmp_path, lines)])).by_ip, "192.0.2.1")
     assert abs(row["distinct_paths"] - 6000) / 6000 < 0.2
     assert row["distinct_paths"] <= row["requests"]
 

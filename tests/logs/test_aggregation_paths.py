@@ -9,20 +9,10 @@ import pytest
 
 from proxygen.logs import aggregate, open_logs, reader
 
-from .conftest import main_line, read_batch_by_batch
+from .conftest import at_minute, main_line, read_batch_by_batch, write_log
 
 aggregate_module = importlib.import_module("proxygen.logs.aggregate")  # the package re-exports the function
 source_module = importlib.import_module("proxygen.logs.source")
-
-
-def _when(minute: int, second: int = 0) -> str:
-    return f"31/Jan/2025:12:{minute:02d}:{second:02d} +0000"
-
-
-def _write(tmp_path, lines, name="a.log"):
-    path = tmp_path / name
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
 
 
 def test_merging_batches_gives_the_same_tables(tmp_path, monkeypatch, asn_db):
@@ -32,9 +22,9 @@ def test_merging_batches_gives_the_same_tables(tmp_path, monkeypatch, asn_db):
     for i in range(3000):
         ip = (f"10.0.{i % 7}.{i % 13}", f"66.249.{64 + i % 9}.{i % 31}", f"51.68.{i % 5}.{i % 17}")[i % 3]
         status = 429 if i % 97 == 0 else (503 if i % 211 == 0 else 200)
-        lines.append(main_line(ip=ip, when=_when((i // 60) % 60, i % 60), status=status,
+        lines.append(main_line(ip=ip, when=at_minute((i // 60) % 60, i % 60), status=status,
                                request=f"GET /product/{i % 400}?p={i % 3} HTTP/1.1", ua=f"UA{i % 5}"))
-    path = _write(tmp_path, lines)
+    path = write_log(tmp_path, lines)
     whole = aggregate(open_logs([path]), asn_db=asn_db)
     monkeypatch.setattr(reader, "CHUNK_BYTES", 8192)
     monkeypatch.setattr(source_module, "SCAN_BATCH_ROWS", 37)
@@ -52,9 +42,9 @@ def test_merging_batches_gives_the_same_tables(tmp_path, monkeypatch, asn_db):
 def test_after_limited_is_exact_in_any_order_below_the_large_size(tmp_path, monkeypatch, path):
     """Lines out of time order (files given newest first): grouped at once, every request later than the
     first 429 counts; batch by batch, requests read before a later batch's earlier 429 are missed."""
-    later = [main_line(when=_when(10, i)) for i in range(5)]
-    earlier = [main_line(when=_when(1, 0), status=429), main_line(when=_when(2, 0))]
-    paths = [_write(tmp_path, later, "new.log"), _write(tmp_path, earlier, "old.log")]
+    later = [main_line(when=at_minute(10, i)) for i in range(5)]
+    earlier = [main_line(when=at_minute(1, 0), status=429), main_line(when=at_minute(2, 0))]
+    paths = [write_log(tmp_path, later, "new.log"), write_log(tmp_path, earlier, "old.log")]
     if path == "batched":
         read_batch_by_batch(monkeypatch)
     row = aggregate(open_logs(paths)).by_ip.row(0, named=True)
@@ -72,8 +62,8 @@ def test_plain_files_are_grouped_at_once_gzip_and_stdin_batch_by_batch(tmp_path,
         original = getattr(aggregate_module, name)
         monkeypatch.setattr(aggregate_module, name,
                             lambda *a, _n=name, _f=original: taken.append(_n) or _f(*a))
-    lines = [main_line(when=_when(0, i)) for i in range(3)]
-    plain = _write(tmp_path, lines)
+    lines = [main_line(when=at_minute(0, i)) for i in range(3)]
+    plain = write_log(tmp_path, lines)
     packed = tmp_path / "b.log.gz"
     packed.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
     results = [aggregate(open_logs([plain])), aggregate(open_logs([str(packed)])),
