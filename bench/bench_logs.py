@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_logs.py                      # 1,000,000 lines: lines/s and ratio to GoAccess
     .venv/bin/python bench/bench_logs.py --repeat 3           # proxygen and GoAccess alternated 3 times
     .venv/bin/python bench/bench_logs.py --lines 10000000 --memory-only   # peak RSS on 10M lines, >= 1M IPs
+    .venv/bin/python bench/bench_logs.py --phases             # one run, timed stage by stage
 
 The log is OFF-shaped synthetic traffic in OFF's `main` format (proxygen.synth, fixed seed), written
 once into --workdir and reused. proxygen runs end to end in a child process: read, parse, aggregate
@@ -53,6 +54,47 @@ source = open_logs([sys.argv[1]], "main")
 rows = sum(b.height for b in source.batches({"client_ip", "time", "path", "query", "status", "bytes", "user_agent"}))
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"seconds": time.perf_counter() - t0, "cpu_seconds": usage.ru_utime + usage.ru_stime, "rows": rows}))
+"""
+
+PHASES = r"""
+import importlib, json, resource, sys, time
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+t0 = time.perf_counter()
+marks = []
+def mark(name):
+    marks.append((name, time.perf_counter() - t0, cpu()))
+from proxygen.logs import aggregate, open_logs
+module = importlib.import_module("proxygen.logs.aggregate")
+def after(name, label):  # mark when the private stage function returns (once)
+    original = getattr(module, name)
+    def wrapped(*args, **kwargs):
+        result = original(*args, **kwargs)
+        if not any(m[0] == label for m in marks):
+            mark(label)
+        return result
+    setattr(module, name, wrapped)
+def before(name, label):
+    original = getattr(module, name)
+    def wrapped(*args, **kwargs):
+        if not any(m[0] == label for m in marks):
+            mark(label)
+        return original(*args, **kwargs)
+    setattr(module, name, wrapped)
+after("_read_whole", "lines read and grouped")
+after("_read_batched", "lines read, batches merged")
+before("_group_activity", "IP-level tables done")
+before("_group_table", "prefix/ASN activity done")
+source = open_logs([sys.argv[1]], "main")
+batches = source.batches
+def timed(*args, **kwargs):
+    yield from batches(*args, **kwargs)
+    mark("batches read and parsed")
+source.batches = timed
+aggregate(source, asn_db=sys.argv[2])
+mark("end")
+print(json.dumps(sorted(marks, key=lambda m: m[1])))
 """
 
 GOACCESS_FORMAT = '%h %^[%d:%t %^] "%r" %s %b "%R" "%u" %^'
@@ -107,6 +149,18 @@ def run_parse_only(log: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def run_phases(log: Path, mmdb: Path) -> None:
+    """Wall-clock and CPU seconds at the end of each stage of one proxygen run (its private stage
+    functions are wrapped: this is a profile for developers, not a figure for the README table)."""
+    out = subprocess.run([sys.executable, "-c", PHASES, str(log), str(mmdb)], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    previous = (0.0, 0.0)
+    for name, wall, cpu in json.loads(out.stdout.strip().splitlines()[-1]):
+        print(f"  {name:30s} at {wall:5.2f} s (CPU {cpu:5.2f} s): +{wall - previous[0]:.2f} s, "
+              f"+{cpu - previous[1]:.2f} s CPU")
+        previous = (wall, cpu)
+
+
 def run_awk(log: Path) -> float:
     t = time.perf_counter()
     subprocess.run(["awk", "{c[$1]++} END {for (k in c) n++; print n}", str(log)], capture_output=True, check=True)
@@ -120,11 +174,16 @@ def main() -> None:
     parser.add_argument("--workdir", default=str(ROOT / "build" / "bench"))
     parser.add_argument("--memory-only", action="store_true", help="only proxygen: time and peak RSS")
     parser.add_argument("--repeat", type=int, default=1, help="alternate proxygen and GoAccess N times")
+    parser.add_argument("--phases", action="store_true",
+                        help="only proxygen, once: where the time goes, stage by stage")
     args = parser.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     log, mmdb = ensure_log(workdir, args.lines, args.seed)
     print(f"machine: {os.cpu_count()} CPUs; log {log.stat().st_size / 2**20:.0f} MiB, {args.lines:,} lines")
+    if args.phases:
+        run_phases(log, mmdb)
+        return
 
     ratios = []
     for round_no in range(1, max(1, args.repeat) + 1):
