@@ -465,7 +465,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         pl.len().cast(pl.UInt32).alias("requests"),
         *[(pl.col("_cls") == n).sum().cast(pl.UInt32).alias(f"s{n}xx") for n in (2, 3, 4, 5)],
         lim.sum().cast(pl.UInt32).alias("limited"),
-        pl.col("bytes").sum().alias("bytes"),
+        pl.col("_bytes").sum().alias("bytes"),
         *[(pl.col("_rc") == i).sum().cast(pl.UInt32).alias(f"rc_{name}") for i, name in enumerate(class_names)],
         *[pl.col(f"flag_{name}").sum().cast(pl.UInt32).alias(f"flag_{name}") for name in flags],
         pl.col("time").min().alias("first_seen"), pl.col("time").max().alias("last_seen"),
@@ -477,21 +477,24 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
     for expr in flags.values():
         needed.update(expr.meta.root_names())
 
-    def derive(batch):
-        """The per-line columns every table is grouped from (hashed keys, minute, classes, flags)."""
-        status = pl.col("status")
-        return batch.select(
-            pl.col("client_ip").hash().alias("ip_h"),
-            pl.col("user_agent").hash().alias("ua_h"),
-            pl.col("client_ip"), pl.col("user_agent"), pl.col("time"),
-            (pl.col("time").dt.epoch("s") // 60).cast(pl.Int32).alias("minute"),
-            (status // 100).cast(pl.Int8).alias("_cls"),
-            status.is_in([429, 503]).fill_null(False).alias("_lim"),
-            pl.col("bytes").fill_null(0),
-            rc_expr.alias("_rc"),
-            (pl.col("path").hash() ^ pl.col("query").hash()).alias("h"),
-            *[expr.fill_null(False).alias(f"flag_{name}") for name, expr in flags.items()],
-        )
+    status = pl.col("status")
+    derived = [
+        pl.col("client_ip").hash().alias("ip_h"),
+        pl.col("user_agent").hash().alias("ua_h"),
+        (pl.col("time").dt.epoch("s") // 60).cast(pl.Int32).alias("minute"),
+        (status // 100).cast(pl.Int8).alias("_cls"),
+        status.is_in([429, 503]).fill_null(False).alias("_lim"),
+        pl.col("bytes").fill_null(0).alias("_bytes"),
+        rc_expr.alias("_rc"),
+        (pl.col("path").hash() ^ pl.col("query").hash()).alias("h"),
+        *[expr.fill_null(False).alias(f"flag_{name}") for name, expr in flags.items()],
+    ]
+    #: what the tables are grouped from: hashed keys, minute, classes, flags, and the key strings
+    line_columns = ["client_ip", "user_agent", "time", *[e.meta.output_name() for e in derived]]
+
+    def derive(lazy):
+        """The per-line columns every table is grouped from; runs inside the reader's plan."""
+        return lazy.with_columns(derived)
 
     def group_queries(lazy):
         """(ip, ua, ip x ua, ip x minute, ua x minute, minute) tables of some lines."""
@@ -508,9 +511,9 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         return _enrich(ip_keys, db, prefix_v4, prefix_v6)
 
     if getattr(source, "fits_in_memory", False):
-        keyed = _read_whole(source, needed, derive, group_queries, enrich)
+        keyed = _read_whole(source, needed, derive, line_columns, group_queries, enrich)
     else:
-        keyed = _read_batched(source, needed, derive, group_queries, count_cols)
+        keyed = _read_batched(source, needed, derive, line_columns, group_queries, count_cols)
     stats = source.stats
     totals = Totals(lines=stats.lines_read, parsed=stats.parsed, malformed=stats.malformed,
                     filtered_out=stats.filtered_out, first_time=stats.first_time, last_time=stats.last_time)
@@ -689,7 +692,7 @@ def _enrich(ip_keys, db, prefix_v4: int, prefix_v6: int):
     return keys.select("ip_h", "prefix").join(_asn_of(keys.select("ip_h", "key"), db), on="ip_h", how="left")
 
 
-def _read_whole(source, needed, derive, group_queries, enrich) -> _KeyTables:
+def _read_whole(source, needed, derive, line_columns, group_queries, enrich) -> _KeyTables:
     """Keep every line's derived columns (about 50 bytes a line), then group them once.
 
     Grouping all lines at once costs a third of grouping batch by batch and merging the partials;
@@ -701,13 +704,13 @@ def _read_whole(source, needed, derive, group_queries, enrich) -> _KeyTables:
     import polars as pl
 
     def keep(batch):  # in the reading thread; key strings are kept once per distinct key
-        lines = derive(batch)
+        lines = batch.select(line_columns)
         keys = pl.collect_all([lines.lazy().group_by("ip_h").agg(pl.col("client_ip").first().alias("key")),
                                lines.lazy().group_by("ua_h").agg(pl.col("user_agent").first().alias("key"))])
         return lines.drop("client_ip", "user_agent"), keys
 
     parts, ip_keys, ua_keys = [], [], []
-    for lines, (ips, uas) in source.batches(columns=needed, transform=keep):
+    for lines, (ips, uas) in source.batches(columns=needed, derive=derive, transform=keep):
         parts.append(lines)
         ip_keys.append(ips)
         ua_keys.append(uas)
@@ -742,7 +745,7 @@ def _read_whole(source, needed, derive, group_queries, enrich) -> _KeyTables:
                       lambda: trim_sketch(ua_pairs, "ua_h"), enriched)
 
 
-def _read_batched(source, needed, derive, group_queries, count_cols) -> _KeyTables:
+def _read_batched(source, needed, derive, line_columns, group_queries, count_cols) -> _KeyTables:
     """Group each batch on its own (in the reading thread) and merge the partial tables as they grow:
     memory bounded by the number of distinct keys, for inputs of any size."""
     import polars as pl
@@ -764,14 +767,15 @@ def _read_batched(source, needed, derive, group_queries, count_cols) -> _KeyTabl
     def reduce(batch):
         """A batch's own tables (they need nothing from earlier batches): computed in the reading
         thread, while the previous batch is merged here."""
-        lines = derive(batch)
+        lines = batch.select(line_columns)
         tables = pl.collect_all(group_queries(lines.lazy()))
         ip_batch = tables[0]
         sharded = (split_shards(ip_batch.drop("first_limited"), "ip_h"), split_shards(tables[3], "ip_h"),
                    split_shards(lines.select("ip_h", "h"), "ip_h"))
         return lines.select("ip_h", "ua_h", "time", "h"), tables, sharded
 
-    for lines, tables, (ip_pieces, ip_min_pieces, ip_pairs) in source.batches(columns=needed, transform=reduce):
+    for lines, tables, (ip_pieces, ip_min_pieces, ip_pairs) in source.batches(columns=needed, derive=derive,
+                                                                              transform=reduce):
         (ip_batch, ua_batch, ip_ua_batch, _, ua_min_batch, per_min_batch) = tables
         ip_part.add_split(ip_pieces)
         ua_part.add(ua_batch.drop("first_limited"))

@@ -19,6 +19,8 @@ does not parse, is malformed.
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 from proxygen.logs.formats import LogFormat
@@ -118,16 +120,11 @@ def _extract(lines: pl.Series, fmt: LogFormat, capture: frozenset[str] | None) -
         pl.col(key).is_not_null().alias("_matched"))
 
 
-def parse_lines(lines: pl.Series, fmt: LogFormat, columns: set[str] | None = None) -> tuple[pl.DataFrame, pl.Series]:
-    """Parse a Series of lines: (typed frame of parsed lines with a `line_index` column, indexes of malformed lines).
-
-    `line_index` is the 0-based position of each line in `lines`, so callers can report
-    file:line for samples and keep input order. `columns` limits the output to those columns
-    (plus `line_index` and `time`), which skips capturing the other variables: faster.
-    """
-    capture = needed_variables(fmt, columns)
-    groups = _extract(lines, fmt, capture)
-    v = set(groups.columns)
+def typed_columns(fmt: LogFormat, groups: set[str], columns: set[str] | None = None) -> list[pl.Expr]:
+    """Expressions turning capture-group columns (`groups`: their names) into the standard columns and
+    the format's other variables; with `columns`, only those (and `time`). Used on a parsed batch and
+    inside a lazy scan of a file alike."""
+    v = groups
     std: list[pl.Expr] = []
     if "remote_addr" in v:
         std.append(pl.col("remote_addr").alias("client_ip"))
@@ -150,8 +147,37 @@ def parse_lines(lines: pl.Series, fmt: LogFormat, columns: set[str] | None = Non
     others = [pl.col(name) if name in _KEEP_RAW else _null_dash(name)
               for name in fmt.variables if name in v and (name not in _MAPPED or name in _KEEP_RAW)
               and name != size]
+    exprs = std + others
+    if columns is not None:
+        keep = set(columns) | {"time"}
+        exprs = [e for e in exprs if e.meta.output_name() in keep]
+    return exprs
+
+
+def parsed_ok(fmt: LogFormat, groups: set[str]) -> pl.Expr:
+    """True where the line matched (its time variable was captured) and its time parses."""
+    key = next(c for c in ("time_local", "time_iso8601", "msec") if c in groups)
+    return pl.col(key).is_not_null() & _time_expr(fmt).is_not_null()
+
+
+def fast_groups(fmt: LogFormat, columns: set[str] | None) -> tuple[str, set[str]]:
+    """The fast line regex for `columns` and the names of its capture groups."""
+    regex = fmt.line_regex(needed_variables(fmt, columns), fast=True)
+    return regex, set(re.compile(regex).groupindex)
+
+
+def parse_lines(lines: pl.Series, fmt: LogFormat, columns: set[str] | None = None) -> tuple[pl.DataFrame, pl.Series]:
+    """Parse a Series of lines: (typed frame of parsed lines with a `line_index` column, indexes of malformed lines).
+
+    `line_index` is the 0-based position of each line in `lines`, so callers can report
+    file:line for samples and keep input order. `columns` limits the output to those columns
+    (plus `line_index` and `time`), which skips capturing the other variables: faster.
+    """
+    capture = needed_variables(fmt, columns)
+    groups = _extract(lines, fmt, capture)
+    names = set(groups.columns)
     frame = groups.select(pl.col("line_index"), (pl.col("_matched") & _time_expr(fmt).is_not_null()).alias("_ok"),
-                          *std, *others)
+                          *typed_columns(fmt, names, columns))
     ok = frame["_ok"]
     if ok.all():  # the common case: no copy
         malformed = pl.Series("line_index", [], dtype=frame["line_index"].dtype)
@@ -159,7 +185,4 @@ def parse_lines(lines: pl.Series, fmt: LogFormat, columns: set[str] | None = Non
     else:
         malformed = frame.filter(~ok)["line_index"]
         frame = frame.filter(ok).drop("_ok")
-    if columns is not None:
-        keep = set(columns) | {"time"}
-        frame = frame.select(c for c in frame.columns if c in keep or c == "line_index")
     return frame, malformed

@@ -24,8 +24,8 @@ def reading_path(request, monkeypatch):
         monkeypatch.setattr(source_module, "_scannable", lambda item: False)
     else:
         scanned = []
-        original = source_module._scan_file
-        monkeypatch.setattr(source_module, "_scan_file", lambda *a: scanned.append(a[0].path) or original(*a))
+        original = source_module._scan_parsed
+        monkeypatch.setattr(source_module, "_scan_parsed", lambda *a: scanned.append(a[0].path) or original(*a))
         yield scanned
         return
     yield None
