@@ -116,3 +116,25 @@ def test_a_scan_failing_midway_keeps_the_lines_read_and_says_where(tmp_path, mon
     assert frame["line_number"].to_list() == list(range(1, 9))
     assert source.stats.messages == [f"{tmp_path / 'a.log'}: reading stopped after line 8: input/output error; "
                                      "kept the lines before"]
+
+
+def test_blocks_parsed_in_one_plan_or_line_by_line_give_the_same(tmp_path, monkeypatch):
+    """The Python reader hands most blocks to the same polars plan as the scan; blocks it cannot (binary
+    junk with 0x01 bytes) are split and parsed step by step: both ways agree on every other block."""
+    real = "".join(main_line(ip=f"198.51.100.{i % 250}", request=f"GET /product/{i} HTTP/1.1") + "\n"
+                   for i in range(2000)).encode()
+    odd = b"".join([main_line(ip="192.0.2.1").encode() + b"\r\n", b"\n", b"garbage line\n",
+                    main_line(ip="192.0.2.2", ua="caf\xe9").encode("latin-1") + b"\n", b"y" * 70_000 + b"\n",
+                    main_line(ip="192.0.2.5", when="31/Foo/2025:12:00:00 +0000").encode() + b"\n"])
+    (tmp_path / "a.log.gz").write_bytes(gzip.compress(real + odd))
+    results = []
+    for plannable in (True, False):
+        with monkeypatch.context() as patch:
+            if not plannable:
+                patch.setattr(source_module, "_plannable", lambda chunk: False)
+            results.append(_read([tmp_path / "a.log.gz"], columns={"client_ip", "time", "path", "status", "user_agent"},
+                                 derive=_derive))
+    (planned_source, planned), (stepwise_source, stepwise) = results
+    assert planned.equals(stepwise) and planned.height == 2_002
+    assert planned_source.stats == stepwise_source.stats
+    assert planned_source.stats.malformed == 3 and planned_source.stats.non_utf8_lines == 1
