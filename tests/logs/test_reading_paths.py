@@ -138,3 +138,18 @@ def test_blocks_parsed_in_one_plan_or_line_by_line_give_the_same(tmp_path, monke
     assert planned.equals(stepwise) and planned.height == 2_002
     assert planned_source.stats == stepwise_source.stats
     assert planned_source.stats.malformed == 3 and planned_source.stats.non_utf8_lines == 1
+
+
+def test_the_scan_check_runs_ahead_and_again_for_a_second_reading(tmp_path, monkeypatch):
+    """open_logs starts the 0x01 check of a file polars may scan; the first reading uses its answer, a
+    second reading of the same source checks the file as it is then."""
+    path = tmp_path / "a.log"
+    path.write_text("".join(main_line(ip=f"192.0.2.{i}") + "\n" for i in range(5)))
+    scanned = _scanned(monkeypatch)
+    source = open_logs([str(path)])
+    assert list(source._scan_checks) == [str(path)]
+    assert sum(b.height for b in source.batches()) == 5 and scanned == [str(path)]
+    with open(path, "ab") as handle:
+        handle.write(b"\x01junk\n")
+    assert sum(b.height for b in source.batches()) == 5 and scanned == [str(path)]  # not scanned again
+    assert source.stats.malformed == 1
