@@ -242,8 +242,8 @@ class LogSource:
         return frame.with_columns(line_numbers.alias("line_index"))
 
     def _finish_scanned(self, unit: "ScanBatch", columns: set[str] | None, derived: Callable) -> "pl.DataFrame":
-        """The bookkeeping of a batch parsed inside the scan (`_scan_parsed`): blank lines go, over-long
-        ones are counted and skipped, and lines the fast regex did not take go through `parse_lines`."""
+        """The bookkeeping of a batch parsed by `_parse_plan`: blank lines go, over-long ones are counted
+        and skipped, and lines the fast regex did not take go through `parse_lines`."""
         import polars as pl
 
         from proxygen.logs.parse import parse_lines
@@ -353,7 +353,7 @@ class LineBatch:
 
 @dataclass
 class ScanBatch:
-    """Lines of one input parsed inside polars' scan: `line_index` (file line numbers), `_len` (bytes),
+    """Lines of one input parsed by `_parse_plan`: `line_index` (file line numbers), `_len` (bytes),
     `_bad` (holds U+FFFD), `_raw` (the line, where the fast regex did not parse it), the typed columns."""
 
     name: str
