@@ -8,6 +8,8 @@ Public API (stable; the detectors build on it):
     print(source.format)            # LogFormat: name + format string; source.detected says if detected
     for batch in source.batches():  # polars DataFrames, standard typed columns (see proxygen.logs.parse)
         ...
+    # columns=: only those (faster); derive=: a LazyFrame -> LazyFrame adding columns, run inside the
+    # reading plan; transform=: a function of each batch, run in the reading thread
     source.stats                    # LogStats: lines_read, parsed, malformed, malformed_samples, messages
 
     traffic = aggregate(open_logs(paths), asn_db="GeoLite2-ASN.mmdb",
