@@ -107,12 +107,6 @@ http {{
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def nginx_test(conf: Path, prefix: Path) -> subprocess.CompletedProcess:
     return subprocess.run([NGINX, "-t", "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "logs/error.log")],
                           capture_output=True, text=True, timeout=120)

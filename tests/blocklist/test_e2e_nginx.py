@@ -14,12 +14,14 @@ import polars as pl
 
 import pytest
 
-from nginx_conf import RunningNginx, free_port, nginx_test, write_conf
+from nginx_conf import RunningNginx, nginx_test, write_conf
+
 from proxygen.blocklist.render import render_data
 from proxygen.blocklist.store import load_blocklists
 from proxygen.model.allowlists import Allowlists
 from proxygen.simulate.engine import Simulator
 from proxygen.simulate.rules import BlocklistRules
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.nginx, pytest.mark.e2e]
 

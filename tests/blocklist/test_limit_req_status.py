@@ -11,13 +11,15 @@ from datetime import datetime, timezone
 import polars as pl
 import pytest
 
-from nginx_conf import RunningNginx, free_port, nginx_test, write_conf
+from nginx_conf import RunningNginx, nginx_test, write_conf
+
 from proxygen.blocklist.render import render_data
 from proxygen.blocklist.store import load_blocklists
 from proxygen.model.settings import Settings
 from proxygen.model.site import Site
 from proxygen.simulate.engine import LimitSpec, LocationLimits, Simulator, SiteLimits, ZoneSpec
 from proxygen.simulate.rules import BlocklistRules
+from tests.ports import free_port
 from proxygen.simulate.sites import SiteRules
 
 NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)

@@ -45,6 +45,8 @@ from pathlib import Path
 
 import crossplane
 
+from tests.ports import free_port
+
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -229,12 +231,6 @@ def _openssl(*args: str) -> None:
     out = subprocess.run(["openssl", *args], capture_output=True, text=True)
     if out.returncode != 0:
         raise HarnessError(f"openssl {' '.join(args[:2])} failed: {out.stderr.strip()}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- config rewriting

@@ -16,12 +16,6 @@ from pathlib import Path
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running_nginx(prefix: Path, conf: Path, port: int):
     """`nginx -t` the config (it must say `daemon off;`), start it, wait for `port`, stop it on exit."""

@@ -15,7 +15,8 @@ import pytest
 
 from proxygen.compile.quote import quote
 from proxygen.lint.rules._shared import Loc, candidate_uris, select
-from tests.lint.nginx_run import free_port, running_nginx
+from tests.lint.nginx_run import running_nginx
+from tests.ports import free_port
 
 _MODIFIER = {"prefix": "", "prefix_priority": "^~ ", "exact": "= ", "regex": "~ ", "regex_i": "~* "}
 

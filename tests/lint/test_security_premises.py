@@ -12,7 +12,8 @@ import threading
 
 import pytest
 
-from tests.lint.nginx_run import free_port, running_nginx
+from tests.lint.nginx_run import running_nginx
+from tests.ports import free_port
 
 
 class Backend:
