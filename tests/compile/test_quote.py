@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -13,6 +12,7 @@ import urllib.request
 import pytest
 
 from proxygen.compile.quote import QuoteError, quote, unquote_token
+from tests.ports import free_port
 from .payloads import CONTROL, STRUCTURAL
 
 
@@ -68,9 +68,7 @@ def test_non_strings_are_refused():
 def test_real_nginx_returns_each_value_verbatim(tmp_path):
     """The oracle is nginx itself: `return 200 <quoted value>` must answer with the exact value."""
     payloads = [p for p in STRUCTURAL if "$" not in p]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     locations = "\n".join(f"        location = /p{i} {{ return 200 {quote(p)}; }}" for i, p in enumerate(payloads))
     (tmp_path / "logs").mkdir()
     conf = tmp_path / "nginx.conf"
