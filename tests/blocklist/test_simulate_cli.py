@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+from throttles import scraper_bot_and_range
+
 LOG = """\
 203.0.113.7 - - [27/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 10 "-" "curl/8"
 203.0.113.7 - - [27/Nov/2026:10:00:01 +0000] "GET /x HTTP/1.1" 200 10 "-" "curl/8"
@@ -12,22 +14,7 @@ LOG = """\
 192.0.2.1 - - [27/Nov/2026:10:00:02 +0000] "GET / HTTP/1.1" 200 10 "-" "Mozilla/5.0 (X11; Linux) Firefox/120.0"
 192.0.2.1 - - [27/Nov/2026:10:00:02 +0000] "GET / HTTP/1.1" 200 10 "-" "Mozilla/5.0 (X11; Linux) Firefox/120.0"
 """
-BLOCKLIST = """\
-zones:
-  crawl: {rate: 1r/m, burst: 1}
-entries:
-  - ip: 203.0.113.7
-    action: block
-    reason: scraper
-  - user_agent: EvilBot
-    action: block
-    status: 444
-    reason: bad bot
-  - cidr: 192.0.2.0/24
-    action: throttle
-    zone: crawl
-    reason: hosting range
-"""
+BLOCKLIST = scraper_bot_and_range("{rate: 1r/m, burst: 1}")
 
 
 def run(args, cwd):

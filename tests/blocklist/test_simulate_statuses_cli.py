@@ -7,6 +7,8 @@ import sys
 
 import yaml
 
+from throttles import scraper_bot_and_range
+
 SETTINGS = {
     "hosts": {"edge": {"nginx_version": "1.22.1", "sites": ["shop"]}},
     "rate_limit_zones": {"per-ip": {"key": "$binary_remote_addr", "rate": "60r/m"}},
@@ -21,22 +23,7 @@ SITE = {
          "rate_limits": [{"zone": "per-ip", "burst": 100, "nodelay": True}]},
     ],
 }
-BLOCKLIST = """\
-zones:
-  crawl: {rate: 1r/m, burst: 1, nodelay: true}
-entries:
-  - ip: 203.0.113.7
-    action: block
-    reason: scraper
-  - user_agent: EvilBot
-    action: block
-    status: 444
-    reason: bad bot
-  - cidr: 192.0.2.0/24
-    action: throttle
-    zone: crawl
-    reason: hosting range
-"""
+BLOCKLIST = scraper_bot_and_range("{rate: 1r/m, burst: 1, nodelay: true}")
 
 
 def _line(ip, path, ua="Mozilla/5.0 (X11; Linux) Firefox/120.0", second=0):

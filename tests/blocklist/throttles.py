@@ -10,3 +10,24 @@ def throttle_blocklist(zones: dict[str, str], networks: dict[str, str], extra: s
     for cidr, zone in networks.items():
         lines += [f"  - cidr: {cidr}", "    action: throttle", f"    zone: {zone}", "    reason: r"]
     return "\n".join(lines) + "\n" + extra
+
+
+def scraper_bot_and_range(crawl_zone: str) -> str:
+    """The simulate CLI tests' blocklist: 203.0.113.7 blocked, `EvilBot` blocked with 444, 192.0.2.0/24
+    throttled in zone `crawl`, whose flow mapping is `crawl_zone` (`{rate: 1r/m, burst: 1}`)."""
+    return f"""\
+zones:
+  crawl: {crawl_zone}
+entries:
+  - ip: 203.0.113.7
+    action: block
+    reason: scraper
+  - user_agent: EvilBot
+    action: block
+    status: 444
+    reason: bad bot
+  - cidr: 192.0.2.0/24
+    action: throttle
+    zone: crawl
+    reason: hosting range
+"""
