@@ -29,12 +29,15 @@ def write_log(tmp_path, lines, name="a.log") -> str:
     return str(path)
 
 
-def read_batch_by_batch(monkeypatch):
-    """Make every LogSource count as large: the aggregation then builds its tables batch by batch
-    with merges, and the group tables one after the other (the memory-first ways)."""
+def read_batch_by_batch(monkeypatch, group_rows: int = 1000):
+    """Make every LogSource count as large: the aggregation then builds its tables `group_rows` lines at
+    a time with merges, and the group tables one after the other (the memory-first ways)."""
+    import importlib
+
     from proxygen.logs import source
 
     monkeypatch.setattr(source.LogSource, "large", property(lambda self: True))
+    monkeypatch.setattr(importlib.import_module("proxygen.logs.aggregate"), "_GROUP_ROWS", group_rows)
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,7 @@ def test_merging_batches_gives_the_same_tables(tmp_path, monkeypatch, asn_db, re
     monkeypatch.setattr(aggregate_module, "_COMPACT_ROWS", 50)
     if reading == "python-reader":
         monkeypatch.setattr(source_module, "_scannable", lambda item: False)
-    read_batch_by_batch(monkeypatch)
+    read_batch_by_batch(monkeypatch, group_rows=50)
     pieces = aggregate(open_logs([path]), asn_db=asn_db)
     assert whole.by_ip["after_limited"].sum() > 0 and whole.by_asn.height > 1
     for name in ("by_ip", "by_prefix", "by_asn", "by_ua", "per_minute", "ip_minute", "ua_minute"):
@@ -49,8 +49,8 @@ def test_after_limited_is_exact_in_any_order_below_the_large_size(tmp_path, monk
     later = [main_line(when=at_minute(10, i)) for i in range(5)]
     earlier = [main_line(when=at_minute(1, 0), status=429), main_line(when=at_minute(2, 0))]
     paths = [write_log(tmp_path, later, "new.log"), write_log(tmp_path, earlier, "old.log")]
-    if path == "batched":
-        read_batch_by_batch(monkeypatch)
+    if path == "batched":  # one group per batch: each file's lines are grouped on their own
+        read_batch_by_batch(monkeypatch, group_rows=1)
     row = aggregate(open_logs(paths)).by_ip.row(0, named=True)
     assert row["after_limited"] == (6 if path == "whole" else 1)
 
