@@ -9,9 +9,10 @@ Two ways to the same tables, chosen by the input (`LogSource.fits_in_memory`):
   few derived columns of every line (about 50 bytes a line) and group them once, on both cores
   (`_read_whole`): a third of the work of grouping batch by batch and merging;
 - larger inputs, gzip files (their expanded size is only a guess) and stdin keep memory bounded
-  by the number of distinct keys, not lines (`_read_batched`): each batch is reduced to partial tables keyed by
-  64-bit hashes of the IP and user agent (integers group fast and take 8 bytes), those partials
-  are merged (re-aggregated) whenever they grow, and only the final tables get the strings back.
+  by the number of distinct keys, not lines (`_read_batched`): a million lines at a time are
+  reduced to partial tables keyed by 64-bit hashes of the IP and user agent (integers group fast
+  and take 8 bytes), those partials are merged (re-aggregated) whenever they grow, and only the
+  final tables get the strings back.
 
 Prefix and ASN tables are derived from the IP-level tables at the end, after the ASN lookups
 (one per database network the IPs fall in, see `_asn_of`).
@@ -21,7 +22,8 @@ Column definitions (all tables):
 - `requests`, `s2xx` .. `s5xx` (status classes; 1xx and others only in `requests`), `bytes`;
 - `limited`: responses 429 or 503 (OFF's "you are too fast" and "the site protects itself");
 - `after_limited`: requests sent after the key's first 429/503. Exact for `by_ip` and `by_ua`
-  (read batch by batch: when the input is in time order; rotated files are read oldest first); for `by_prefix` and
+  (read in groups of a million lines: when the input is in time order; rotated files are read oldest
+  first); for `by_prefix` and
   `by_asn` it counts requests in the minutes after the minute of the first 429/503 (minute
   resolution);
 - `distinct_paths`: distinct request targets (path AND query string, so a crawl of
