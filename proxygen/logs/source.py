@@ -252,7 +252,8 @@ class LogSource:
         length = pl.col("_len")
         if (frame["_len"].max() or 0) > MAX_LINE_BYTES:
             too_long = frame.filter(length > MAX_LINE_BYTES)
-            self._skip_long_lines(unit.name, list(zip(too_long["line_index"].to_list(), too_long["_len"].to_list())))
+            self._skip_long_lines(unit.name, list(zip(too_long["line_index"].to_list(),
+                                                      too_long["_len"].to_list())))
         usable = length.is_between(1, MAX_LINE_BYTES).fill_null(False)
         if not frame.select(usable.all()).item():
             frame = frame.filter(usable)
@@ -289,6 +290,7 @@ class LogSource:
                                    "UTF-8 (binary data?); replaced by U+FFFD and parsed if possible")
 
     def _note_malformed(self, name: str, count: int, samples: list[tuple[int, str]]) -> None:
+        """`count` malformed lines; `samples` (line number, text) of the first, up to the room left."""
         self.stats.malformed += count
         for line_no, text in samples[:max(0, MAX_SAMPLES - len(self.stats.malformed_samples))]:
             self.stats.malformed_samples.append(MalformedSample(name, line_no, text[:300]))
@@ -296,8 +298,9 @@ class LogSource:
     def _line_batches(self, messages: list[str], columns: set[str] | None,
                       derive: Callable | None) -> Iterator["LineBatch | ScanBatch"]:
         """Every input as batches, in order: plain files, when all inputs together stay under
-        `SCAN_MAX_BYTES`, are scanned and parsed by polars (`_scan_parsed`); anything else is read as
-        lines by `read_chunks`, parsed by the caller."""
+        `SCAN_MAX_BYTES`, are scanned and parsed by polars (`_scan_parsed`); anything else is read in
+        blocks of whole lines by `read_chunks`, each parsed by the same plan (`_parse_plan`), or, for
+        blocks it cannot take (`_plannable`), handed over as lines for `_parse_chunk`."""
         import polars as pl
 
         total = self.total_bytes
