@@ -760,12 +760,12 @@ def _read_whole(source, needed, derive, line_columns, group_queries, enrich) -> 
     """
     import polars as pl
 
-    lines = _Lines()
+    kept = _Lines()
     for slim, keys in source.batches(columns=needed, derive=derive, transform=_slim_lines(line_columns)):
-        lines.add(slim, keys)
-    if not lines.rows:
+        kept.add(slim, keys)
+    if not kept.rows:
         return _KeyTables.empty()
-    lines, ip_names, ua_names = lines.take()
+    lines, ip_names, ua_names = kept.take()
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as pool:  # the ASN walk (Python) beside polars' grouping
