@@ -305,7 +305,7 @@ class LogSource:
 
         total = self.total_bytes
         done = 0
-        fast = total is not None and _expanded_size(self.inputs) < SCAN_MAX_BYTES
+        fast = _may_scan(self.inputs)
 
         def report(n: int) -> None:
             if self.progress is not None:
@@ -371,10 +371,15 @@ SCAN_BATCH_ROWS = 70_000
 SCAN_MAX_BYTES = 256 * 2**20
 
 
+def _may_scan(inputs: list[InputFile]) -> bool:
+    """Whether polars may scan these inputs' plain files: sizes known (no stdin) and `SCAN_MAX_BYTES` in all."""
+    return all(i.size is not None for i in inputs) and _expanded_size(inputs) < SCAN_MAX_BYTES
+
+
 def _start_scan_checks(inputs: list[InputFile]) -> dict:
     """{path: future of `_scannable`} for inputs polars may scan, checked in a background thread: the
     check reads the whole file (~0.07 s per 223 MiB), which then overlaps polars' import and start."""
-    if any(i.size is None for i in inputs) or _expanded_size(inputs) >= SCAN_MAX_BYTES:
+    if not _may_scan(inputs):
         return {}
     from concurrent.futures import ThreadPoolExecutor
 
