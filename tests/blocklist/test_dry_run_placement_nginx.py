@@ -28,18 +28,14 @@ from proxygen.compile.build import build  # noqa: E402
 from proxygen.compile.output import write_build  # noqa: E402
 from proxygen.model import load_repository  # noqa: E402
 from proxygen.simulate.run import prepare  # noqa: E402
+from throttles import edge_settings  # noqa: E402
 
 pytestmark = [pytest.mark.nginx, pytest.mark.e2e]
 
 NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
 HOST = "shop.example.org"
 BACKEND = {"url": "http://10.0.0.3:9000"}
-SETTINGS = {
-    "hosts": {"edge": {"nginx_version": "1.22.1", "sites": ["shop"]}},
-    "rate_limit_zones": {"per-ip": {"key": "$binary_remote_addr", "rate": "1r/m"}},
-    "pages": ["stop-crawling.txt"],
-    "log_formats": {"main": '$remote_addr "$request" $status'},
-}
+SETTINGS = edge_settings("1r/m")
 SITE = {
     "server_names": [HOST],
     "crawler_defence": True,

@@ -16,15 +16,11 @@ from proxygen.compile.build import build
 from proxygen.compile.output import write_build
 from proxygen.model import load_repository
 from proxygen.simulate.run import prepare
+from throttles import edge_settings
 
 NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
 BACKEND = {"url": "http://10.0.0.3:9000"}
-SETTINGS = {
-    "hosts": {"edge": {"nginx_version": "1.22.1", "sites": ["shop"]}},
-    "rate_limit_zones": {"per-ip": {"key": "$binary_remote_addr", "rate": "60r/m"}},
-    "pages": ["stop-crawling.txt"],
-    "log_formats": {"main": '$remote_addr "$request" $status'},
-}
+SETTINGS = edge_settings("60r/m")
 LIMIT = [{"zone": "per-ip", "burst": 5, "nodelay": True}]
 LOCATIONS = [
     {"path": "/", "proxy": BACKEND},

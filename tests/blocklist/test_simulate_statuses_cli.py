@@ -7,14 +7,9 @@ import sys
 
 import yaml
 
-from throttles import scraper_bot_and_range
+from throttles import edge_settings, scraper_bot_and_range
 
-SETTINGS = {
-    "hosts": {"edge": {"nginx_version": "1.22.1", "sites": ["shop"]}},
-    "rate_limit_zones": {"per-ip": {"key": "$binary_remote_addr", "rate": "60r/m"}},
-    "pages": ["stop-crawling.txt"],
-    "log_formats": {"main": '$remote_addr "$request" $status'},
-}
+SETTINGS = edge_settings("60r/m")
 SITE = {
     "server_names": ["shop.example.org"], "crawler_defence": True, "pages": ["stop-crawling.txt"],
     "locations": [

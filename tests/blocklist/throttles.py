@@ -1,4 +1,5 @@
-"""blocklists/ YAML for the simulate tests: a few throttled networks, built instead of written out each time."""
+"""Test data the simulate tests share: blocklists/ YAML (a few throttled networks, built instead of written
+out each time) and the proxygen.yml of a one-host repository."""
 
 from __future__ import annotations
 
@@ -31,3 +32,14 @@ entries:
     zone: crawl
     reason: hosting range
 """
+
+
+def edge_settings(per_ip_rate: str) -> dict:
+    """proxygen.yml of one host `edge` (nginx 1.22.1) serving site `shop`, with a `per-ip` zone at
+    `per_ip_rate`, the stop-crawling page and a short `main` log format."""
+    return {
+        "hosts": {"edge": {"nginx_version": "1.22.1", "sites": ["shop"]}},
+        "rate_limit_zones": {"per-ip": {"key": "$binary_remote_addr", "rate": per_ip_rate}},
+        "pages": ["stop-crawling.txt"],
+        "log_formats": {"main": '$remote_addr "$request" $status'},
+    }
