@@ -182,10 +182,7 @@ class LogSource:
             return derive(frame.lazy()).collect() if derive is not None else frame
 
         for unit in self._line_batches(stats.messages, columns, derive):
-            if isinstance(unit, ScanBatch):
-                frame = self._finish_scanned(unit, columns, derived)
-            else:
-                frame = derived(self._parse_chunk(unit, columns))
+            frame = self._finish_scanned(unit, columns, derived)
             if self.since is not None or self.until is not None:
                 keep = pl.lit(True)
                 if self.since is not None:
@@ -203,51 +200,15 @@ class LogSource:
             stats.last_time = hi if stats.last_time is None else max(stats.last_time, hi)
             yield frame.rename({"line_index": "line_number"})
 
-    def _parse_chunk(self, chunk: "LineBatch", columns: set[str] | None) -> "pl.DataFrame":
-        """A batch of raw lines parsed; `line_index` holds file line numbers."""
-        import polars as pl
-
-        from proxygen.logs.parse import parse_lines
-
-        long_lines = list(chunk.long_lines)
-        lines = chunk.lines
-        numbered = lines.to_frame("line").with_row_index("line_index")
-        lengths = lines.str.len_bytes()
-        if lengths.max() is not None and lengths.max() > MAX_LINE_BYTES:
-            too_long = numbered.filter(lengths > MAX_LINE_BYTES)
-            long_lines += [(chunk.first_line + int(i), int(n)) for i, n in
-                           zip(too_long["line_index"], too_long["line"].str.len_bytes())]
-            numbered = numbered.filter(lengths <= MAX_LINE_BYTES)
-            lengths = numbered["line"].str.len_bytes()
-        self._skip_long_lines(chunk.name, long_lines)
-        blank = numbered["line"].is_null() | (lengths == 0)
-        if blank.any():
-            numbered = numbered.filter(~blank)
-        if chunk.maybe_non_ascii:
-            bad = numbered.filter(pl.col("line").str.contains("\ufffd", literal=True))
-            if bad.height:
-                self._note_non_utf8(chunk.name, bad.height, chunk.first_line + int(bad["line_index"][0]))
-        self.stats.lines_read += numbered.height
-        frame, malformed = parse_lines(numbered["line"], self.format, columns)
-        if malformed.len():
-            room = max(0, MAX_SAMPLES - len(self.stats.malformed_samples))
-            self._note_malformed(chunk.name, malformed.len(), [
-                (chunk.first_line + int(numbered["line_index"][i]), numbered["line"][i])
-                for i in malformed.head(room).to_list()])
-        # line_index in `frame` refers to `numbered`; map back to line numbers in the file
-        if numbered.height == lines.len():  # nothing dropped before parsing: positions are line offsets
-            line_numbers = frame["line_index"].cast(pl.Int64) + chunk.first_line
-        else:
-            line_numbers = numbered["line_index"].gather(frame["line_index"]).cast(pl.Int64) + chunk.first_line
-        return frame.with_columns(line_numbers.alias("line_index"))
-
     def _finish_scanned(self, unit: "ScanBatch", columns: set[str] | None, derived: Callable) -> "pl.DataFrame":
-        """The bookkeeping of a batch parsed by `_parse_plan`: blank lines go, over-long ones are counted
-        and skipped, and lines the fast regex did not take go through `parse_lines`."""
+        """The bookkeeping of a batch parsed by `_parse_plan`: blank lines go, over-long ones (also those
+        the Python reader left out) are counted and skipped, and lines the fast regex did not take go
+        through `parse_lines`."""
         import polars as pl
 
         from proxygen.logs.parse import parse_lines
 
+        self._skip_long_lines(unit.name, unit.long_lines)
         frame = unit.frame
         length = pl.col("_len")
         if (frame["_len"].max() or 0) > MAX_LINE_BYTES:
@@ -296,11 +257,11 @@ class LogSource:
             self.stats.malformed_samples.append(MalformedSample(name, line_no, text[:300]))
 
     def _line_batches(self, messages: list[str], columns: set[str] | None,
-                      derive: Callable | None) -> Iterator["LineBatch | ScanBatch"]:
+                      derive: Callable | None) -> Iterator["ScanBatch"]:
         """Every input as batches, in order: plain files, when all inputs together stay under
         `SCAN_MAX_BYTES`, are scanned and parsed by polars (`_scan_parsed`); anything else is read in
-        blocks of whole lines by `read_chunks`, each parsed by the same plan (`_parse_plan`), or, for
-        blocks it cannot take (`_plannable`), handed over as lines for `_parse_chunk`."""
+        blocks of whole lines by `read_chunks`, each parsed by the same plan (`_parse_plan`): from its
+        bytes, or, for blocks polars cannot split (`_plannable`), from lines split in Python."""
         import polars as pl
 
         total = self.total_bytes
@@ -330,12 +291,12 @@ class LogSource:
                 for chunk in read_chunks([item], messages, (lambda n, _total: report(n)), self._stdin,
                                          self._stdin_head):
                     if _plannable(chunk):
-                        plan = _parse_plan(chunk.data, chunk.first_line, self.format, columns, derive,
-                                           maybe_non_utf8=not chunk.data.isascii())
-                        yield ScanBatch(chunk.name, plan.collect(engine="streaming"))
-                        continue
-                    lines = _split_lines(chunk.data) if chunk.n_lines else pl.Series("line", [], dtype=pl.Utf8)
-                    yield LineBatch(chunk.name, chunk.first_line, lines, chunk.long_lines, not chunk.data.isascii())
+                        lines = chunk.data
+                    else:
+                        lines = _split_lines(chunk.data) if chunk.n_lines else pl.Series("line", [], dtype=pl.Utf8)
+                    plan = _parse_plan(lines, chunk.first_line, self.format, columns, derive,
+                                       maybe_non_utf8=not chunk.data.isascii())
+                    yield ScanBatch(chunk.name, plan.collect(engine="streaming"), chunk.long_lines)
             done += item.size or 0
 
     def describe(self) -> str:
@@ -344,23 +305,14 @@ class LogSource:
 
 
 @dataclass
-class LineBatch:
-    """Consecutive lines of one input; `first_line` is the 1-based number of the first."""
-
-    name: str
-    first_line: int
-    lines: "pl.Series"
-    long_lines: list[tuple[int, int]]  # (line number, length) of over-long lines left out before
-    maybe_non_ascii: bool  # False only when the bytes were seen to be ASCII (no U+FFFD to look for)
-
-
-@dataclass
 class ScanBatch:
     """Lines of one input parsed by `_parse_plan`: `line_index` (file line numbers), `_len` (bytes),
-    `_bad` (holds U+FFFD), `_raw` (the line, where the fast regex did not parse it), the typed columns."""
+    `_bad` (holds U+FFFD), `_raw` (the line, where the fast regex did not parse it), the typed columns;
+    `long_lines`: (line number, length) of over-long lines the Python reader left out before."""
 
     name: str
     frame: "pl.DataFrame"
+    long_lines: list[tuple[int, int]] = field(default_factory=list)
 
 
 #: Rows per batch when polars scans a file (about 16 MiB of OFF log lines, as `read_chunks` reads).
@@ -424,27 +376,31 @@ def _scan_parsed(item: InputFile, report: Callable[[int], None], fmt: LogFormat,
 
 
 def _plannable(chunk) -> bool:
-    """Whether a block of lines from `read_chunks` goes through `_parse_plan` (all but the blocks of
-    over-long or blank lines only, and binary junk holding the byte the plan splits columns on)."""
+    """Whether polars can split a block from `read_chunks` into lines itself: all but the blocks of
+    over-long or blank lines only, and binary junk holding the byte its reader splits columns on."""
     return bool(chunk.n_lines and not chunk.long_lines and b"\x01" not in chunk.data
                 and chunk.data.strip(b"\r\n"))
 
 
 def _parse_plan(source, first_line: int, fmt: LogFormat, columns: set[str] | None, derive: Callable | None,
                 maybe_non_utf8: bool = True) -> "pl.LazyFrame":
-    """One polars plan from the bytes (a path, or a block of whole lines) to typed columns: split into
-    lines, the fast line regex, the standard columns, then `derive`'s. It also gives what the
-    bookkeeping needs (see `ScanBatch`): 1M lines in ~0.75 s where splitting, then parsing each batch
-    took ~1.2 s."""
+    """One polars plan from the bytes (a path, or a block of whole lines; or a Series of lines already
+    split) to typed columns: split into lines, the fast line regex, the standard columns, then
+    `derive`'s. It also gives what the bookkeeping needs (see `ScanBatch`): 1M lines in ~0.75 s where
+    splitting, then parsing each batch took ~1.2 s."""
     import polars as pl
 
     from proxygen.logs.parse import fast_groups, parsed_ok, typed_columns
 
     regex, groups = fast_groups(fmt, columns)
     length = pl.col("line").str.len_bytes()
-    plan = (pl.scan_csv(source, has_header=False, separator="\x01", quote_char=None, new_columns=["line"],
-                        infer_schema=False, encoding="utf8-lossy", truncate_ragged_lines=True,
-                        row_index_name="line_index", row_index_offset=first_line)
+    if isinstance(source, pl.Series):
+        lines = source.rename("line").to_frame().lazy().with_row_index("line_index", offset=first_line)
+    else:
+        lines = pl.scan_csv(source, has_header=False, separator="\x01", quote_char=None, new_columns=["line"],
+                            infer_schema=False, encoding="utf8-lossy", truncate_ragged_lines=True,
+                            row_index_name="line_index", row_index_offset=first_line)
+    plan = (lines
             .with_columns(pl.col("line").str.extract_groups(regex).alias("_groups")).unnest("_groups")
             .select(pl.col("line_index").cast(pl.Int64), length.alias("_len"),
                     (pl.col("line").str.contains("\ufffd", literal=True) if maybe_non_utf8 else pl.lit(False))

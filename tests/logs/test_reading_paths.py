@@ -118,9 +118,9 @@ def test_a_scan_failing_midway_keeps_the_lines_read_and_says_where(tmp_path, mon
                                      "kept the lines before"]
 
 
-def test_blocks_parsed_in_one_plan_or_line_by_line_give_the_same(tmp_path, monkeypatch):
-    """The Python reader hands most blocks to the same polars plan as the scan; blocks it cannot (binary
-    junk with 0x01 bytes) are split and parsed step by step: both ways agree on every other block."""
+def test_blocks_split_by_polars_or_in_python_give_the_same(tmp_path, monkeypatch):
+    """The Python reader's blocks go through the scan's plan: polars splits most of them into lines; those
+    it cannot (binary junk with 0x01 bytes) are split in Python first. Both ways agree on any block."""
     real = "".join(main_line(ip=f"198.51.100.{i % 250}", request=f"GET /product/{i} HTTP/1.1") + "\n"
                    for i in range(2000)).encode()
     odd = b"".join([main_line(ip="192.0.2.1").encode() + b"\r\n", b"\n", b"garbage line\n",
