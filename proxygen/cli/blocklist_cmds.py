@@ -44,6 +44,22 @@ def _describe(entry) -> str:
     return what
 
 
+def entries_table(entries, now):
+    """Blocklist entries as a rich table. Every cell is plain text: reasons quote user agents from
+    logs, which must be shown, never read as rich markup or terminal control."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from proxygen.report.terminal_text import terminal_safe
+
+    table = Table("rule", "action", "source", "expires", "reason", "where")
+    for e in entries:
+        exp = f"{e.expires:%Y-%m-%d}" + (" (expired)" if e.expired(now) else "") if e.expires else "never"
+        table.add_row(*(Text(terminal_safe(str(cell))) for cell in (e.rule_id, _describe(e), e.source, exp,
+                                                                     e.reason, e.position)))
+    return table
+
+
 def list_cmd(
     directory: Optional[Path] = _DIR,
     config: Optional[Path] = _CONFIG,
@@ -75,13 +91,7 @@ def list_cmd(
         info(f"{directory}: no {'' if show_all else 'active '}entries")
         return
     if is_terminal():
-        from rich.table import Table
-
-        table = Table("rule", "action", "source", "expires", "reason", "where")
-        for e in entries:
-            exp = f"{e.expires:%Y-%m-%d}" + (" (expired)" if e.expired(now) else "") if e.expires else "never"
-            table.add_row(e.rule_id, _describe(e), e.source, exp, e.reason, str(e.position))
-        console().print(table)
+        console().print(entries_table(entries, now))
     else:
         for e in entries:
             exp = f"{e.expires:%Y-%m-%d}" if e.expires else "never"

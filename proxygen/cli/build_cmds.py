@@ -29,7 +29,7 @@ def build_cmd(
     Everything is rendered and re-checked before anything is written; a failed build
     leaves the previous output untouched. Only files whose content changed are rewritten.
     """
-    from proxygen.cli.output import console, info
+    from proxygen.cli.output import info
     from proxygen.compile.build import build
     from proxygen.compile.output import write_build
     from proxygen.model import load_repository
@@ -38,7 +38,7 @@ def build_cmd(
     result = build(repo, host)
     report = write_build(result, out)
     for warning in dict.fromkeys(w for h in result.hosts.values() for w in h.warnings):
-        console(stderr=True).print(f"warning: blocklists: {warning}", markup=False)
+        info(f"warning: blocklists: {warning}", stderr=True)
     if verbose or report.changed <= 20:
         for path in report.written:
             info(f"wrote    {out}/{path}")
@@ -75,6 +75,7 @@ def lint_cmd(
     from proxygen.lint import CODES, RULES, lint
     from proxygen.lint.formats import FORMATS, render, summary
     from proxygen.lint.rule import SEVERITIES
+    from proxygen.report.terminal_text import terminal_safe
 
     if explain is not None:
         typer.echo(_explain(explain, CODES, RULES))
@@ -85,8 +86,8 @@ def lint_cmd(
         raise UsageError(f"--fail-on {fail_on!r}: use one of error, warning, info")
     report = lint(root, host=host, nginx=nginx, nginx_binary=nginx_binary, base=base, gixy=gixy)
     output = render(report, fmt)
-    if output:
-        typer.echo(output)
+    if output:  # text quotes declarations: shown, never obeyed (the other formats escape for their readers)
+        typer.echo(terminal_safe(output) if fmt == "text" else output)
     if fmt == "text":
         for note in report.notes:
             info(note)

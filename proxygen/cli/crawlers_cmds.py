@@ -76,14 +76,14 @@ def analyze_cmd(
 def _emit(analysis, directory: Path, allowlists, crawlers, cap: int, quiet: bool) -> None:
     """Merge the analysis' proposed rules into the analyzer's own blocklist file and say what changed."""
     from proxygen.blocklist.merge import Proposal, merge_proposals
-    from proxygen.cli.output import console
+    from proxygen.cli.output import info
     from proxygen.signals.good_bots import GoodBotVerifier
 
     proposals = [Proposal(**p) for p in analysis.proposals()]
     summary = merge_proposals(directory, proposals, allowlists=allowlists,
                               good_bots=GoodBotVerifier(crawlers.ranges_dir), cap=cap)
     for line in summary.lines():
-        console(stderr=quiet).print(line, markup=False)
+        info(line, stderr=quiet)
 
 
 class _progress:

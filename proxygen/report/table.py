@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from proxygen.analyze.findings import iso
+from proxygen.report.terminal_text import terminal_safe
 
 ACTION_STYLE = {"block": "bold red", "throttle": "yellow", "observe": "dim"}
 
@@ -42,16 +43,17 @@ def render_plain(analysis, top: int = 50) -> str:
 
 
 def render(analysis, console, top: int = 50) -> None:
-    """A rich table on a terminal; `render_plain` text otherwise."""
+    """A rich table on a terminal; `render_plain` text otherwise. Keys and reasons come from logs:
+    they are shown as text, never read as rich markup or terminal control (`terminal_safe`)."""
     from rich.table import Table
     from rich.text import Text
 
     if not console.is_terminal:
-        console.file.write(render_plain(analysis, top))
+        console.file.write(terminal_safe(render_plain(analysis, top)))
         return
     console.print(summary_line(analysis), markup=False, highlight=False)
     for msg in analysis.summary.messages:
-        console.print(f"note: {msg}", markup=False)
+        console.print(terminal_safe(f"note: {msg}"), markup=False)
     if not analysis.findings:
         console.print("No findings.", markup=False)
         return
@@ -65,10 +67,10 @@ def render(analysis, console, top: int = 50) -> None:
     for i, f in enumerate(analysis.findings[:top], 1):
         action = f.action + (" (allowlisted)" if f.allowlisted else "")
         asn = f"AS{f.asn} {f.asn_org or ''}".strip() if f.asn is not None else "-"
-        # Text cells: keys and reasons come from logs and must never be read as rich markup
-        table.add_row(str(i), Text(action, style=ACTION_STYLE[f.action]), Text(f"{f.key_type} {_key(f)}"),
-                      str(f.score), f"{f.requests:,}", f"{f.share:.1%}", f"{f.ips:,}", Text(asn),
-                      ", ".join(h.detector for h in f.detectors), Text(f.why))
+        table.add_row(str(i), Text(action, style=ACTION_STYLE[f.action]),
+                      Text(terminal_safe(f"{f.key_type} {_key(f)}")), str(f.score), f"{f.requests:,}",
+                      f"{f.share:.1%}", f"{f.ips:,}", Text(terminal_safe(asn)),
+                      ", ".join(h.detector for h in f.detectors), Text(terminal_safe(f.why)))
     console.print(table)
     if len(analysis.findings) > top:
         console.print(f"... {len(analysis.findings) - top} more findings (use --top or --json)", markup=False)

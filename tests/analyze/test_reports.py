@@ -54,6 +54,25 @@ def test_rich_table_does_not_interpret_log_text_as_markup(analysis):
     assert "Evil [bold]markup[/bold] Net" in out  # shown literally, not styled away
 
 
+def test_terminal_control_in_log_text_is_shown_escaped(analysis):
+    """A user agent carrying escape sequences or a bidi override reaches neither renderer raw."""
+    from dataclasses import replace
+
+    from io import StringIO
+
+    from rich.console import Console
+
+    hostile = "bot\x1b[2J\x1b]0;owned\x07\r\u202eexe"
+    analysis.findings[0] = replace(analysis.findings[0], why=f"user agent {hostile}")
+    piped = StringIO()
+    table.render(analysis, Console(file=piped, force_terminal=False))
+    console = Console(record=True, width=250, force_terminal=True)
+    table.render(analysis, console)
+    for out in (piped.getvalue(), console.export_text()):
+        assert "bot\\x1B[2J\\x1B]0;owned\\x07\\x0D\\u202Eexe" in out
+        assert not any(c in out for c in "\x07\r\u202e")
+
+
 def test_json_report_is_stable(analysis):
     import json
 

@@ -34,3 +34,32 @@ def test_invalid_blocklist_file_exits_1_with_position(tmp_path):
     r = run(["blocklist", "list"], tmp_path)
     assert r.returncode == 1
     assert "blocklists/manual.yml:3:13: entries[0].action:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_list_on_a_terminal_shows_reasons_as_text(tmp_path):
+    """On a terminal the entries are a rich table: a reason quoting a user agent with rich markup or
+    escape sequences is shown literally (it used to stop `list` with a markup error)."""
+    import os
+    import pty
+
+    reason = "UA 'scraper [/bold] [red]x' \x1b[2J"
+    r = run(["blocklist", "add", "203.0.113.7", "-a", "block", "-r", reason, "--expires", "never"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(PROXYGEN + ["blocklist", "list"], cwd=tmp_path, stdin=follower, stdout=follower,
+                            stderr=follower, env={**os.environ, "COLUMNS": "300"})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0
+    out = b"".join(chunks).decode()
+    assert "Traceback" not in out and "203.0.113.7" in out
+    assert "UA 'scraper [/bold] [red]x' \\x1B[2J" in out and "\x1b[2J" not in out

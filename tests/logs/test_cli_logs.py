@@ -61,6 +61,20 @@ def test_undetectable_format_exits_1_without_traceback(tmp_path):
     assert "cannot detect the log format" in err and "hello world" in err and "Traceback" not in err
 
 
+def test_log_text_is_shown_never_obeyed_by_the_terminal(tmp_path):
+    """Lines are written by clients: escape sequences in a sample are printed as visible escapes."""
+    path = tmp_path / "a.log"
+    path.write_text(main_line() + "\n" + "junk \x1b[2J\x1b]0;owned\x07 line\rFAKE\u202e\n")
+    out = run(str(path), "--format", "main")
+    text = out.stdout.decode()
+    assert out.returncode == 0, out.stderr
+    assert "a.log:2: junk \\x1B[2J\\x1B]0;owned\\x07 line\\x0DFAKE\\u202E" in text
+    assert not any(c in text for c in "\x1b\x07\r\u202e")
+    path.write_text("hello \x1b[31mworld\n" * 3)
+    err = run(str(path)).stderr.decode()  # undetectable: the error shows the first line
+    assert "First line: hello \\x1B[31mworld" in err and "\x1b" not in err
+
+
 def test_missing_file_and_bad_options_exit_2(tmp_path):
     assert run(str(tmp_path / "none.log")).returncode == 2
     path = tmp_path / "a.log"
