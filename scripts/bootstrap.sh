@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything proxygen needs on a fresh Debian machine (run as root), idempotently:
 # Debian packages (nginx, openssl; with --test also goaccess, chromium and git for lint --base), a virtualenv in .venv,
-# and proxygen itself in editable mode. Safe to run again: it skips what is already there.
+# and proxygen itself in editable mode with the dependency versions of constraints.txt (the tested set). Safe to run
+# again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,4 +31,4 @@ fi
 extras=""
 [ "$want_test" = 1 ] && extras="[test]"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e ".${extras}"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".${extras}"  # the tested versions
