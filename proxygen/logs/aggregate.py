@@ -553,7 +553,8 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         ip_distinct = estimate_distinct(ip_sketch_tab, "ip_h", cutoffs=True)
         ip_cutoffs = ip_distinct.filter(pl.col("_cut").is_not_null()).select("ip_h", "_cut")
         side = [ip_distinct.drop("_cut"), keyed.after_ip, f_rates.result(), f_top.result(), enrichment]
-        del ip_distinct
+        # a finished future keeps its result: dropped here, or the per-IP sketch would outlive its use
+        del ip_distinct, f_ip_sketch, f_rates, f_top
         by_ua = f_ua.result()  # the last users of the (IP, UA) table besides the groups
 
         # ---- what by_prefix / by_asn need from IP-level partials, one after the other (side by side,
@@ -563,7 +564,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
         activity = {"prefix": _group_activity("prefix", *group_args)}
         if db is not None:  # a large log's: one after the other, their transient tables would add up
             activity["asn"] = f_asn.result() if f_asn is not None else _group_activity("asn", *group_args)
-        del ip_sketch_tab, ip_cutoffs, ip_ua_tab
+        del ip_sketch_tab, ip_cutoffs, ip_ua_tab, group_args, f_asn  # the tuple held them too
 
         parts = []
         while ip_shards:  # one shard at a time, each freed once joined: never two copies of the IP table
@@ -696,8 +697,8 @@ def _enrich(ip_keys, db, prefix_v4: int, prefix_v6: int):
 
 #: Lines grouped at once on the batched path (about 50 MiB of derived columns): grouping a million lines
 #: together costs a third of grouping fifteen 70,000-line batches, and merges come fifteen times less
-#: often. 10M lines: 34.3 s instead of 39.9-42.4 s, the peak unchanged (989 MiB; it is in the final
-#: tables); 2M lines at once: no faster, 997 MiB.
+#: often. 10M lines: 34.3 s instead of 39.9-42.4 s, the peak unchanged (989 MiB then); 2M lines at once:
+#: no faster, 997 MiB.
 _GROUP_ROWS = 1_000_000
 
 
