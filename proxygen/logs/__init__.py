@@ -23,7 +23,8 @@ Public API (stable; the detectors build on it):
     a name from `formats` (proxygen.yml `log_formats`), a `log_format` name found in `nginx_conf`
     (parsed with crossplane), or a raw log_format string. None = detect from the first 200 lines;
     if no format parses at least half of them, a `ProxygenError` names the formats tried and
-    shows a sample line.
+    shows a sample line. A format given that parses under half of them is a `ProxygenError` too
+    (it names the formats that do parse them): reading on would only count malformed lines.
   - `since` / `until`: datetimes or ISO 8601 strings (naive = UTC); keeps since <= time < until.
   - `progress(bytes_read, total_bytes_or_None)`: called as input is read (compressed bytes for .gz).
 
@@ -36,7 +37,7 @@ raw).
 
 Bad input never stops reading: malformed lines are counted with a few samples, and truncated
 gzip data, non-UTF-8 bytes, over-long lines and empty files each add a message to `stats.messages`.
-Errors the user must fix (no such file, unknown format, undetectable format) raise
+Errors the user must fix (no such file, unknown format, undetectable or mismatched format) raise
 `ProxygenError`/`UsageError` before anything is read.
 
 Memory: on inputs of more than `EAGER_MEMORY_RETURN_BYTES` (512 MiB uncompressed, or stdin),

@@ -203,7 +203,10 @@ def formats_in_nginx_conf(path: str) -> dict[str, str]:
 
     for config in payload.get("config", []):
         for err in config.get("errors", []):
-            errors.append(f"{err.get('file', path)}:{err.get('line')}: {err.get('error')}")
+            where = err.get("file") or config.get("file") or path
+            where += f":{err['line']}" if err.get("line") else ""
+            # crossplane reports some syntax errors (a directive cut by the end of the file) with no text
+            errors.append(f"{where}: {err.get('error') or 'not nginx config syntax'}")
         walk(config.get("parsed") or [])
     if not found and errors:
         raise ProxygenError(f"{path}: could not read log formats:\n" + "\n".join(errors))

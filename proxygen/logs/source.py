@@ -453,6 +453,39 @@ def _split_lines(data: bytes) -> "pl.Series":
     return frame.to_series()
 
 
+def _first_lines(inputs: list[InputFile], stdin) -> tuple[list[str], str | None, bytes]:
+    """(the first non-blank lines of the first input that has any, its name, the stdin bytes read)."""
+    stdin_head = b""
+    for item in inputs:
+        lines, raw = peek_lines(item, DETECT_SAMPLE_LINES, stdin)
+        if item.path == "-":
+            stdin_head = raw
+            if not lines:  # an empty stdin ends the search: the files after it are not peeked
+                continue
+        if lines:
+            return lines, item.path if item.path != "-" else "<stdin>", stdin_head
+    return [], None, stdin_head
+
+
+def _check_given_format(given: LogFormat, sample: list[str], sample_from: str | None,
+                        candidates: Callable[[], list[LogFormat]]) -> None:
+    """Stop when the format given parses under half of the first lines: it is not the log's format
+    (the analysis would only say "no findings"). Names the `candidates()` that do parse them."""
+    _, scores = detect_format(sample, [given])
+    if scores[given.name] >= 0.5:
+        return
+    _, others = detect_format(sample, [c for c in candidates() if c.format != given.format])
+    fits = [f"{name} ({score:.0%})" for name, score in sorted(others.items(), key=lambda kv: -kv[1]) if score >= 0.5]
+    parsed = round(scores[given.name] * len(sample))
+    label = given.name if given.name != "custom" else repr(given.format)
+    raise ProxygenError(
+        f"{sample_from}: --format {label} parses {parsed} of the first {len(sample)} lines: it is not this "
+        f"log's format.\nFirst line: {sample[0][:300]}\n"
+        + (f"Formats that parse them: {', '.join(fits)}. " if fits else "No known format parses them either. ")
+        + "Pass the log's own format with --format (a name, or its nginx log_format string), or leave --format "
+        "out to detect it.")
+
+
 def detect_format(sample: list[str], candidates: list[LogFormat]) -> tuple[LogFormat | None, dict[str, float]]:
     """The candidate that parses the largest share of the sample (first in order on a tie)."""
     import polars as pl
@@ -511,19 +544,19 @@ def open_logs(paths: list[str], fmt: str | None = None, *, since=None, until=Non
         raise UsageError(f"--since {since_utc.isoformat()} is not before --until {until_utc.isoformat()}")
     if sum(1 for i in inputs if i.path == "-") > 1:
         raise UsageError("- (stdin) can be given only once")
-    stdin_head = b""
     if fmt is not None:
-        return LogSource(inputs, resolve_format(fmt, formats=formats, nginx_conf=nginx_conf), detected=False,
-                         since=since_utc, until=until_utc, progress=progress, stdin=stdin, stdin_head=b"")
-    sample: list[str] = []
-    sample_from = None
-    for item in inputs:
-        lines, raw = peek_lines(item, DETECT_SAMPLE_LINES, stdin)
-        if item.path == "-":
-            stdin_head = raw
-        if lines:
-            sample, sample_from = lines, item.path
-            break
+        given = resolve_format(fmt, formats=formats, nginx_conf=nginx_conf)
+        stdin_first = any(i.path == "-" for i in inputs)
+        sample, sample_from, stdin_head = _first_lines(inputs, stdin) if stdin_first else ([], None, b"")
+        # opened first: a file polars may scan gets its background check while the sample is read
+        source = LogSource(inputs, given, detected=False, since=since_utc, until=until_utc, progress=progress,
+                           stdin=stdin, stdin_head=stdin_head)
+        if not stdin_first:
+            sample, sample_from, _ = _first_lines(inputs, stdin)
+        if sample:
+            _check_given_format(given, sample, sample_from, lambda: candidate_formats(formats, nginx_conf))
+        return source
+    sample, sample_from, stdin_head = _first_lines(inputs, stdin)
     if not sample:
         # nothing to detect from: every input is empty; reading will report it
         return LogSource(inputs, resolve_format("main"), detected=True, since=since_utc, until=until_utc,

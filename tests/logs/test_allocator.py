@@ -17,8 +17,13 @@ source.EAGER_MEMORY_RETURN_BYTES = int(sys.argv[2])
 if sys.argv[3] == "polars-first":
     import polars
 from proxygen.logs import open_logs
+sized = source._size_allocator
+def report(inputs):  # what polars will load with: open_logs may load it later (to check the format)
+    sized(inputs)
+    print(json.dumps(os.environ.get("_RJEM_MALLOC_CONF")))
+    sys.exit(0)
+source._size_allocator = report
 open_logs([sys.argv[1]], "main")
-print(json.dumps(os.environ.get("_RJEM_MALLOC_CONF")))
 """
 
 

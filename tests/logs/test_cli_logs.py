@@ -43,6 +43,18 @@ def test_stdin_and_gzip(tmp_path):
     assert "parsed: 3" in out.stdout.decode() and "<stdin>" in out.stdout.decode()
 
 
+def test_stdin_with_a_given_format_reads_every_line_and_refuses_the_wrong_one():
+    """The first lines are read to check the format, then put back in front: none is lost."""
+    lines = "".join(main_line(request=f"GET /p/{i} HTTP/1.1") + "\n" for i in range(5000)).encode()
+    out = run("-", "--format", "main", stdin=lines)
+    assert out.returncode == 0, out.stderr
+    assert "lines read: 5,000  parsed: 5,000  malformed: 0" in out.stdout.decode()
+    out = run("-", "--format", "combined", stdin=lines)
+    err = out.stderr.decode()
+    assert out.returncode == 1 and "error: <stdin>: --format combined parses 0 of the first 200 lines" in err
+    assert "Formats that parse them: main (100%)" in err and "Traceback" not in err
+
+
 def test_truncated_gzip_message_and_exit_zero(tmp_path):
     blob = gzip.compress(("\n".join(main_line(request=f"GET /p/{i} HTTP/1.1") for i in range(20000)) + "\n").encode())
     path = tmp_path / "cut.gz"

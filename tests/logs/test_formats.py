@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import datetime, timezone
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -219,6 +221,42 @@ def test_detection_failure_names_formats_and_shows_a_line(tmp_path):
         assert name in message
     assert "this is not an access log" in message
     assert "--format" in message
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_a_given_format_that_does_not_fit_the_log_stops_and_names_those_that_do(tmp_path):
+    """--format main on an Apache combined log would read 0 lines and report "no findings"."""
+    log = tmp_path / "access.log"
+    log.write_text(gzip.decompress(Path(REAL_10K).read_bytes()).decode().split("\n", 1)[0] + "\n")
+    with pytest.raises(ProxygenError) as err:
+        open_logs([str(log)], "main")
+    message = str(err.value)
+    assert f"{log}: --format main parses 0 of the first 1 lines: it is not this log's format" in message
+    assert "First line: 83.149.9.216 - - [17/May/2015:10:05:03 +0000]" in message
+    assert "Formats that parse them: combined (100%)" in message
+    with pytest.raises(ProxygenError, match=r"(?s)--format '\$remote_addr \[\$time_local\]' parses 0 .*No known format"):
+        open_logs([str(_write(tmp_path / "notes.txt", "hello world\n" * 3))], "$remote_addr [$time_local]")
+
+
+def test_a_given_format_tolerates_a_minority_of_bad_lines_and_an_empty_log(tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(["garbage"] * 2 + [main_line()] * 3) + "\n")
+    source = open_logs([str(log)], "main")
+    list(source.batches())
+    assert (source.stats.parsed, source.stats.malformed) == (3, 2)
+    (tmp_path / "empty.log").write_text("")
+    assert list(open_logs([str(tmp_path / "empty.log")], "combined").batches()) == []
+
+
+def test_nginx_conf_that_is_no_config_names_the_file(tmp_path):
+    junk = tmp_path / "GeoLite2-ASN.mmdb"  # a plausible wrong file
+    junk.write_bytes(b"\xab\xcd\xefMaxMind.com junk")
+    with pytest.raises(ProxygenError, match=rf"{junk}: could not read log formats:\n{junk}: not nginx config syntax"):
+        formats_in_nginx_conf(str(junk))
 
 
 def test_detection_tolerates_a_minority_of_bad_lines(tmp_path):
