@@ -48,6 +48,9 @@ class LogStats:
     first_time: datetime | None = None
     last_time: datetime | None = None
     files: list[str] = field(default_factory=list)
+    #: first and last time of the lines --since/--until left out (to say where the log is when it leaves out all)
+    outside_first: datetime | None = None
+    outside_last: datetime | None = None
 
 
 def _as_utc(value, name: str) -> datetime | None:
@@ -189,9 +192,13 @@ class LogSource:
                     keep = keep & (pl.col("time") >= self.since)
                 if self.until is not None:
                     keep = keep & (pl.col("time") < self.until)
-                before = frame.height
-                frame = frame.filter(keep)
-                stats.filtered_out += before - frame.height
+                left_out = frame.filter(~keep)
+                if left_out.height:
+                    stats.filtered_out += left_out.height
+                    lo, hi = left_out["time"].min(), left_out["time"].max()
+                    stats.outside_first = lo if stats.outside_first is None else min(stats.outside_first, lo)
+                    stats.outside_last = hi if stats.outside_last is None else max(stats.outside_last, hi)
+                    frame = frame.filter(keep)
             if frame.height == 0:
                 continue
             stats.parsed += frame.height
@@ -199,6 +206,13 @@ class LogSource:
             stats.first_time = lo if stats.first_time is None else min(stats.first_time, lo)
             stats.last_time = hi if stats.last_time is None else max(stats.last_time, hi)
             yield frame.rename({"line_index": "line_number"})
+        if stats.filtered_out and not stats.parsed:
+            window = " and ".join(part for part in (
+                f"--since {self.since.isoformat()}" if self.since else "",
+                f"--until {self.until.isoformat()}" if self.until else "") if part)
+            stats.messages.append(
+                f"all {stats.filtered_out:,} parsed lines are outside {window}: the log runs from "
+                f"{stats.outside_first.isoformat()} to {stats.outside_last.isoformat()}")
 
     def _finish_scanned(self, unit: "ScanBatch", columns: set[str] | None, derived: Callable) -> "pl.DataFrame":
         """The bookkeeping of a batch parsed by `_parse_plan`: blank lines go, over-long ones (also those

@@ -20,7 +20,8 @@ def summary_line(analysis) -> str:
     s = analysis.summary
     span = f"{iso(s.first_time)} .. {iso(s.last_time)}" if s.first_time else "no parsed lines"
     rules = sum(1 for f in analysis.findings if f.action != "observe")
-    return (f"{s.lines_read:,} lines read, {s.parsed:,} parsed, {s.malformed:,} malformed ({s.format}); "
+    outside = f", {s.filtered_out:,} outside --since/--until" if s.filtered_out else ""
+    return (f"{s.lines_read:,} lines read, {s.parsed:,} parsed, {s.malformed:,} malformed{outside} ({s.format}); "
             f"{span}; {s.requests:,} requests from {s.ips:,} IPs; "
             f"{len(analysis.findings)} findings, {rules} proposed rules")
 

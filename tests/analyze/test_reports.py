@@ -45,6 +45,15 @@ def test_plain_report_lists_every_finding_with_its_reason(analysis):
     assert "block ip 203.0.113.7" in text and "sensitive paths" in text
 
 
+def test_summary_counts_lines_outside_the_time_window(analysis):
+    from dataclasses import replace
+
+    assert "outside" not in table.summary_line(analysis)
+    windowed = replace(analysis, summary=replace(analysis.summary, filtered_out=1200))
+    assert table.summary_line(windowed).startswith(
+        "3,545 lines read, 3,540 parsed, 5 malformed, 1,200 outside --since/--until (main);")
+
+
 def test_rich_table_does_not_interpret_log_text_as_markup(analysis):
     from rich.console import Console
 

@@ -38,8 +38,8 @@ def _lines(n: int, start_minute: int = 0, ip="192.0.2.1") -> list[str]:
 
 def _read(paths, **kw):
     source = open_logs([str(p) for p in paths], **kw)
-    frame = pl.concat(list(source.batches())) if True else None
-    return source, frame
+    batches = list(source.batches())
+    return source, pl.concat(batches) if batches else pl.DataFrame()
 
 
 def test_plain_and_gzip_files_read_the_same(tmp_path):
@@ -112,6 +112,17 @@ def test_since_until_filter_on_log_time(tmp_path):
     assert frame.height == 60
     assert frame["time"].min() == datetime(2025, 1, 31, 12, 1, tzinfo=timezone.utc)
     assert source.stats.filtered_out == 120 and source.stats.parsed == 60
+
+
+def test_a_window_that_leaves_out_every_line_says_where_the_log_is(tmp_path):
+    (tmp_path / "a.log").write_text("\n".join(_lines(180)) + "\n")  # 12:00:00 .. 12:02:59
+    source, frame = _read([tmp_path / "a.log"], since="2025-02-01")
+    assert frame.height == 0 and source.stats.filtered_out == 180 and source.stats.parsed == 0
+    assert source.stats.messages == [
+        "all 180 parsed lines are outside --since 2025-02-01T00:00:00+00:00: the log runs from "
+        "2025-01-31T12:00:00+00:00 to 2025-01-31T12:02:59+00:00"]
+    source, frame = _read([tmp_path / "a.log"], until="2025-01-31T12:02:00Z")
+    assert frame.height == 120 and source.stats.messages == []  # some lines kept: nothing to say
 
 
 def test_bad_since_is_a_usage_error(tmp_path):
