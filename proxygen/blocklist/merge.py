@@ -18,6 +18,7 @@ from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
 from proxygen.blocklist.edit import dump_file, rewrite_file
+from proxygen.blocklist.lock import writer_lock
 from proxygen.blocklist.entry import Entry, EntryValueError, ThrottleZone, make_entry, parse_rate
 from proxygen.blocklist.store import ANALYZER_FILE, Blocklist, BlocklistFile, check_references, load_blocklists
 
@@ -328,8 +329,14 @@ def merge_proposals(blocklists_dir, proposals: list[Proposal], *, allowlists=Non
     """Merge `proposals` into `<blocklists_dir>/analyzer.yml`; returns what happened to each.
 
     A throttle proposal without its own rate uses `throttle_rate`/`throttle_burst` (zone
-    `analyzer_30rm_b10` by default)."""
-    directory = Path(blocklists_dir)
+    `analyzer_30rm_b10` by default). Holds the directory's writer lock from reading to writing."""
+    with writer_lock(Path(blocklists_dir)):
+        return _merge(Path(blocklists_dir), proposals, allowlists=allowlists, good_bots=good_bots, cap=cap,
+                      now=now, ttl_days=ttl_days, throttle_rate=throttle_rate, throttle_burst=throttle_burst)
+
+
+def _merge(directory: Path, proposals: list[Proposal], *, allowlists, good_bots, cap: int, now: datetime | None,
+           ttl_days: int, throttle_rate: str, throttle_burst: int) -> MergeSummary:
     path = directory / ANALYZER_FILE
     now = now or datetime.now(timezone.utc)
     today = _day(now)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from proxygen.blocklist.edit import EditError, add_to_file, remove_from_file, rewrite_file
 from proxygen.blocklist.entry import Entry, EntryValueError, ThrottleZone, make_entry, make_zone
+from proxygen.blocklist.lock import writer_lock
 from proxygen.blocklist.merge import ANALYZER_HEADER, safety_problem
 from proxygen.blocklist.store import (ANALYZER_FILE, MANUAL_FILE, Blocklist, BlocklistFile, check_references,
                                      load_blocklists)
@@ -78,6 +79,12 @@ def add(directory, *, key: str | None = None, user_agent: str | None = None, mat
     except EntryValueError as err:
         raise UsageError(f"{err.field}: {err.message}") from None
 
+    with writer_lock(directory):  # from the read to the write: a concurrent edit is never lost
+        return _add_locked(directory, entry, action, zone, rate, burst, per, file, allowlists, good_bots)
+
+
+def _add_locked(directory: Path, entry: Entry, action: str, zone: str | None, rate: str | None, burst: int | None,
+                per: str, file: str, allowlists, good_bots) -> Entry:
     current = load_blocklists(directory)
     new_zone: ThrottleZone | None = None
     if action == "throttle":
@@ -139,12 +146,15 @@ def remove(directory, *, key: str | None = None, user_agent: str | None = None, 
         raise UsageError("give either an IP/CIDR/ASN or --ua PATTERN")
     directory = Path(directory)
     identity = identity_for(key, user_agent, match)
-    current = load_blocklists(directory)
-    removed: list[Entry] = []
-    for f in current.files:
-        if not any(e.identity == identity for e in f.entries):
-            continue
-        removed.extend(_remove_in(f, {identity}))
+    if not directory.is_dir():
+        raise UsageError(f"{key or user_agent} is not in {directory}")
+    with writer_lock(directory):
+        current = load_blocklists(directory)
+        removed: list[Entry] = []
+        for f in current.files:
+            if not any(e.identity == identity for e in f.entries):
+                continue
+            removed.extend(_remove_in(f, {identity}))
     if not removed:
         raise UsageError(f"{key or user_agent} is not in {directory}")
     return removed
@@ -169,14 +179,13 @@ def expired(blocklist: Blocklist, now: datetime) -> list[Entry]:
 def prune(directory, *, now: datetime | None = None, dry_run: bool = False) -> list[Entry]:
     """Drop expired entries from every file (they are already never rendered)."""
     now = now or datetime.now(timezone.utc)
-    current = load_blocklists(directory)
-    removed: list[Entry] = []
-    for f in current.files:
-        ids = {e.identity for e in f.entries if e.expired(now)}
-        if not ids:
-            continue
-        if dry_run:
-            removed.extend(e for e in f.entries if e.identity in ids)
-        else:
-            removed.extend(_remove_in(f, ids))
+    if dry_run or not Path(directory).is_dir():
+        return expired(load_blocklists(directory), now)
+    with writer_lock(Path(directory)):
+        current = load_blocklists(directory)
+        removed: list[Entry] = []
+        for f in current.files:
+            ids = {e.identity for e in f.entries if e.expired(now)}
+            if ids:
+                removed.extend(_remove_in(f, ids))
     return removed
