@@ -575,7 +575,7 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
             del chain
         by_ip = pl.concat(parts, rechunk=False)
         del parts, side, enrichment
-        asn_message = None if db is not None else HOW_TO_GET_A_DATABASE
+        asn_message = HOW_TO_GET_A_DATABASE if db is None else _no_asn_found(by_ip, db)
 
         by_prefix = _group_table("prefix", by_ip, activity.pop("prefix"), count_cols)
         if db is not None:
@@ -628,6 +628,20 @@ def aggregate(source: "LogSource", *, route_classes=None, asn_db: "AsnDb | str |
                    _ip_minutes=ip_minute, _ua_minutes=ua_minute, totals=totals, route_classes=classes,
                    flags=list(flags), asn_enabled=db is not None, asn_message=asn_message,
                    prefix_lengths=(prefix_v4, prefix_v6), stats=stats, messages=list(stats.messages))
+
+
+#: With at least this many client addresses, a database that knows none of them is worth a word.
+_ASN_CHECK_MIN_IPS = 20
+
+
+def _no_asn_found(by_ip, db) -> str | None:
+    """A message when the database gave no ASN to any address: most likely it is not an ASN database
+    (a GeoLite2-City file given by mistake), and the ASN-wide detectors would silently see nothing."""
+    if by_ip.height < _ASN_CHECK_MIN_IPS or by_ip["asn"].null_count() < by_ip.height:
+        return None
+    return (f"ASN grouping found nothing: {db.path} (type {db.database_type!r}) gave no ASN for any of the "
+            f"{by_ip.height:,} client addresses. Is it an ASN database? Use GeoLite2-ASN, DB-IP ASN Lite "
+            "or IPinfo Lite (a City or Country database has no ASNs).")
 
 
 def ua_family():

@@ -154,6 +154,26 @@ def test_without_database_asn_grouping_is_off_and_says_how(small_log):
     assert "GeoLite2-ASN" in traffic.asn_message and "--asn-db" in traffic.asn_message
 
 
+def test_a_database_without_asns_is_named_not_silently_empty(tmp_path, asn_db):
+    """A City database given as --asn-db answers every lookup with no ASN: the ASN-wide detectors would
+    see nothing, so the analysis says so. A real ASN database that knows the addresses says nothing."""
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-City")
+    writer.insert_network(IPSet(["66.249.64.0/19"]), {"city": {"names": {"en": "Mountain View"}}})
+    city = tmp_path / "GeoLite2-City.mmdb"
+    writer.to_db_file(str(city))
+    lines = [main_line(ip=f"66.249.64.{i}", when=at_minute(0, i % 60)) for i in range(25)]
+    log = write_log(tmp_path, lines)
+    message = aggregate(open_logs([log]), asn_db=str(city)).asn_message
+    assert message.startswith(f"ASN grouping found nothing: {city} (type 'GeoLite2-City') gave no ASN for any "
+                              "of the 25 client addresses")
+    assert aggregate(open_logs([log]), asn_db=asn_db).asn_message is None
+    few = write_log(tmp_path, lines[:5], name="few.log")  # a handful of unknown addresses: no conclusion
+    assert aggregate(open_logs([few]), asn_db=str(city)).asn_message is None
+
+
 def _counting(db):
     """Record every address the database is asked about, whichever lookup method asks."""
     calls = []
