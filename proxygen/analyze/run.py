@@ -175,10 +175,42 @@ def analyze(paths: list[str], *, settings: CrawlerSettings | None = None, allowl
         filtered_out=getattr(stats, "filtered_out", 0), first_time=stats.first_time, last_time=stats.last_time,
         requests=_total(traffic), ips=traffic.by_ip.height,
         malformed_samples=[str(s) for s in stats.malformed_samples],
-        messages=list(stats.messages) + ([traffic.asn_message] if getattr(traffic, "asn_message", None) else []),
+        messages=list(stats.messages) + ([traffic.asn_message] if getattr(traffic, "asn_message", None) else [])
+        + _proxy_hint(traffic, source.format),
         asn_db=str(db_path) if db_path else None)
     timeline, series = _timelines(traffic, findings, series_top)
     return Analysis(summary=summary, findings=findings, timeline=timeline, series=series)
+
+
+#: A private or loopback address sending at least this share of a log's requests (of at least
+#: `_PROXY_HINT_MIN_REQUESTS`) is most likely a proxy or load balancer in front of this nginx.
+_PROXY_HINT_SHARE = 0.5
+_PROXY_HINT_MIN_REQUESTS = 1000
+
+
+def _proxy_hint(traffic, fmt) -> list[str]:
+    """A note when the log's clients look like one internal proxy: per-IP detectors then see that
+    proxy, not the clients, whose address is in X-Forwarded-For."""
+    import ipaddress
+
+    by_ip = traffic.by_ip
+    total = _total(traffic)
+    if by_ip.height == 0 or total < _PROXY_HINT_MIN_REQUESTS:
+        return []
+    top = by_ip.row(0, named=True)  # busiest first
+    try:
+        address = ipaddress.ip_address(top["key"])
+    except ValueError:
+        return []
+    if top["requests"] < _PROXY_HINT_SHARE * total or not (address.is_private or address.is_loopback):
+        return []
+    reads_xff = "http_x_forwarded_for" in fmt.variables and "remote_addr" not in fmt.variables
+    advice = ("" if reads_xff else " If nginx sits behind a proxy, take the client from X-Forwarded-For: pass "
+              "--format with this log's format string, $remote_addr renamed (say $proxy_addr), and the client "
+              "becomes the last address of $http_x_forwarded_for (the format must log it, as main and "
+              "proxied_requests do).")
+    return [f"{top['requests'] / total:.0%} of the requests come from {top['key']}, an internal address: per-IP "
+            f"findings see that address, not the clients behind it.{advice}"]
 
 
 def _timelines(traffic, findings: list[Finding], top: int):
