@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from proxygen.compile.build import BuildResult
+from proxygen.errors import ProxygenError
 
 MANIFEST = ".proxygen-files"
 
@@ -60,10 +61,14 @@ def write_build(result: BuildResult, out_dir: str | Path) -> WriteReport:
             manifest = "".join(f"{rel}\n" for rel in sorted(host.files)).encode()
             if not (root / MANIFEST).is_file() or (root / MANIFEST).read_bytes() != manifest:
                 pending.append((_write_temporary(root / MANIFEST, manifest), root / MANIFEST))
-    except BaseException:
+    except BaseException as err:
         for tmp, _ in pending:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        if isinstance(err, OSError):  # a user's mistake or a full disk, not a bug: say where, no traceback
+            where = err.filename or out_dir
+            raise ProxygenError(f"{where}: cannot write the build output ({err.strerror or err}); "
+                                "nothing was changed") from None
         raise
     if pending:
         os.sync()  # one flush for every temporary (per-file fsync costs ~2 ms each on a busy disk)

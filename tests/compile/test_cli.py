@@ -25,6 +25,28 @@ def test_build_then_rebuild_reports_changes(repo_dir, tmp_path):
     assert "\x1b[" not in first.stdout  # plain text when piped
 
 
+def test_build_into_an_unwritable_place_is_an_error_not_a_traceback(repo_dir, tmp_path):
+    out = tmp_path / "out"
+    assert run("build", "--root", str(repo_dir), "--out", str(out)).returncode == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    (repo_dir / "proxygen.yml").write_text((repo_dir / "proxygen.yml").read_text() + "\n# changed\n")
+    blocker = out / "edge" / "sites"  # a directory the build needs, replaced by a file
+    moved = tmp_path / "sites-aside"
+    blocker.rename(moved)
+    blocker.write_text("not a directory")
+    result = run("build", "--root", str(repo_dir), "--out", str(out))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"error: {blocker}: cannot write the build output (File exists); nothing was changed" in result.stderr
+    assert not [p for p in out.rglob("*.tmp")]  # no temporary left behind
+    blocker.unlink()
+    moved.rename(blocker)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    file_out = tmp_path / "a-file"
+    file_out.write_text("x")
+    result = run("build", "--root", str(repo_dir), "--out", str(file_out))
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "Not a directory" in result.stderr
+
+
 def test_lint_exit_codes(repo_dir, tmp_path):
     assert run("lint", "--root", str(repo_dir)).returncode == 0
     assert run("lint", "--root", str(repo_dir), "--host", "nope").returncode == 2
