@@ -6,6 +6,7 @@ Each command group lives in its own module and imports the core lazily, so that
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -61,3 +62,11 @@ def main(argv: list[str] | None = None) -> None:
 
         error(str(err))
         sys.exit(err.exit_code)
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, and let nothing flush into the pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except OSError as err:  # the environment refused (a file where a directory goes, permissions, disk full)
+        from proxygen.cli.output import error
+
+        error(f"{err.filename}: {err.strerror}" if err.filename else str(err.strerror or err))
+        sys.exit(1)

@@ -63,3 +63,11 @@ def test_list_on_a_terminal_shows_reasons_as_text(tmp_path):
     out = b"".join(chunks).decode()
     assert "Traceback" not in out and "203.0.113.7" in out
     assert "UA 'scraper [/bold] [red]x' \\x1B[2J" in out and "\x1b[2J" not in out
+
+
+def test_a_blocklists_directory_that_cannot_be_made_is_an_error_not_a_traceback(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    r = run(["blocklist", "add", "203.0.113.7", "-a", "block", "-r", "scraper", "--dir", "afile/blocklists"],
+            tmp_path)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == "error: afile/blocklists: Not a directory"
