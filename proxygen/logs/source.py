@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 DETECT_SAMPLE_LINES = 200
 MAX_SAMPLES = 5
+#: An input with at least this many lines, most of them malformed, gets its own message.
+MOSTLY_MALFORMED_MIN_LINES = 20
 
 
 @dataclass
@@ -86,6 +88,7 @@ class LogSource:
         self.until = until
         self.progress = progress
         self.stats = LogStats(files=[i.path if i.path != "-" else "<stdin>" for i in inputs])
+        self._per_file: dict[str, list[int]] = {}
         self._stdin = stdin
         self._stdin_head = stdin_head
         self._stdin_used = False
@@ -135,6 +138,7 @@ class LogSource:
                 raise ProxygenError("stdin was already read; it cannot be read twice")
             self._stdin_used = True
         self.stats = LogStats(files=self.stats.files)
+        self._per_file = {}
         done = object()
         ahead: queue.Queue = queue.Queue(maxsize=1)
         stop = threading.Event()
@@ -206,6 +210,7 @@ class LogSource:
             stats.first_time = lo if stats.first_time is None else min(stats.first_time, lo)
             stats.last_time = hi if stats.last_time is None else max(stats.last_time, hi)
             yield frame.rename({"line_index": "line_number"})
+        stats.messages.extend(self._mostly_malformed())
         if stats.filtered_out and not stats.parsed:
             window = " and ".join(part for part in (
                 f"--since {self.since.isoformat()}" if self.since else "",
@@ -233,6 +238,7 @@ class LogSource:
         if not frame.select(usable.all()).item():
             frame = frame.filter(usable)
         self.stats.lines_read += frame.height
+        self._file_counts(unit.name)[0] += frame.height
         bad = int(frame["_bad"].sum() or 0)
         if bad:
             self._note_non_utf8(unit.name, bad, int(frame.filter(pl.col("_bad"))["line_index"][0]))
@@ -250,11 +256,26 @@ class LogSource:
         slow = derived(slow.with_columns(raw["line_index"].gather(slow["line_index"]).alias("line_index")))
         return pl.concat([frame, slow.select(frame.columns)], how="vertical_relaxed").sort("line_index")
 
+    def _file_counts(self, name: str) -> list[int]:
+        """[lines read, malformed] of one input, for `_mostly_malformed`."""
+        return self._per_file.setdefault(name, [0, 0])
+
+    def _mostly_malformed(self) -> list[str]:
+        """A message per input whose lines mostly do not parse: another log_format (a rotated file from
+        before a format change, a different service's log) rather than a few damaged lines."""
+        return [f"{name}: {bad:,} of {read:,} lines do not parse with format {self.format.name}: is this file in "
+                f"another format? (`proxygen logs check {name}` detects its format)"
+                for name, (read, bad) in self._per_file.items() if read >= MOSTLY_MALFORMED_MIN_LINES
+                and bad * 2 > read]
+
     def _skip_long_lines(self, name: str, long_lines: list[tuple[int, int]]) -> None:
         stats = self.stats
+        counts = self._file_counts(name)
         for line_no, length in long_lines:
             stats.lines_read += 1
             stats.malformed += 1
+            counts[0] += 1
+            counts[1] += 1
             stats.messages.append(long_line_message(name, line_no, length))
             if len(stats.malformed_samples) < MAX_SAMPLES:
                 stats.malformed_samples.append(MalformedSample(name, line_no, f"<{length:,}-byte line skipped>"))
@@ -267,6 +288,7 @@ class LogSource:
     def _note_malformed(self, name: str, count: int, samples: list[tuple[int, str]]) -> None:
         """`count` malformed lines; `samples` (line number, text) of the first, up to the room left."""
         self.stats.malformed += count
+        self._file_counts(name)[1] += count
         for line_no, text in samples[:max(0, MAX_SAMPLES - len(self.stats.malformed_samples))]:
             self.stats.malformed_samples.append(MalformedSample(name, line_no, text[:300]))
 

@@ -125,6 +125,22 @@ def test_a_window_that_leaves_out_every_line_says_where_the_log_is(tmp_path):
     assert frame.height == 120 and source.stats.messages == []  # some lines kept: nothing to say
 
 
+def test_a_file_in_another_format_is_named(tmp_path):
+    """The first file decides the format; a later one whose lines mostly fail (a rotated file from before a
+    log_format change) gets its own message, a file with a few damaged lines does not."""
+    (tmp_path / "access.log.1").write_text("\n".join(_lines(30)) + "\n")
+    combined = [line.rsplit(' "', 2)[0] for line in _lines(25)]  # the same lines, cut to nginx's combined
+    (tmp_path / "access.log").write_text("\n".join(combined + ["junk"] * 5 + _lines(3)) + "\n")
+    source, frame = _read([tmp_path / "access.log.1", tmp_path / "access.log"], fmt="main")
+    assert frame.height == 33 and source.stats.malformed == 30
+    assert source.stats.messages == [f"{tmp_path / 'access.log'}: 30 of 33 lines do not parse with format main: "
+                                     f"is this file in another format? (`proxygen logs check "
+                                     f"{tmp_path / 'access.log'}` detects its format)"]
+    (tmp_path / "access.log").write_text("\n".join(_lines(40) + ["junk"] * 5) + "\n")
+    source, _ = _read([tmp_path / "access.log"], fmt="main")
+    assert source.stats.malformed == 5 and source.stats.messages == []
+
+
 def test_bad_since_is_a_usage_error(tmp_path):
     (tmp_path / "a.log").write_text(main_line() + "\n")
     with pytest.raises(UsageError, match="--since 'yesterday'"):
