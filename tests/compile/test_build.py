@@ -12,7 +12,7 @@ from proxygen.compile.build import build
 from proxygen.compile.check import CheckError, check_directives, parse
 from proxygen.compile.output import write_build
 from proxygen.compile.render import TemplateBug
-from proxygen.errors import DeclarationError
+from proxygen.errors import DeclarationError, ProxygenError
 from proxygen.model import load_repository
 
 from .conftest import FULL_SITE, SETTINGS, write_repo
@@ -189,7 +189,8 @@ def test_a_failed_write_leaves_previous_output_untouched(repo_dir, tmp_path, mon
         return real(target, data)
 
     monkeypatch.setattr(output, "_write_temporary", failing)
-    with pytest.raises(OSError):
+    with pytest.raises(ProxygenError, match=r"cannot write the build output \(No space left on device\); "
+                                            "nothing was changed"):
         write_build(result, out)
     assert len(calls) == 3
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # no temporaries left either
