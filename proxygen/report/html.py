@@ -7,10 +7,17 @@ each finding's evidence and sample lines. Every value from the logs is HTML-esca
 
 from __future__ import annotations
 
-from html import escape
+from html import escape as _html_escape
 
 from proxygen.analyze.findings import iso
 from proxygen.report.table import summary_line
+from proxygen.report.terminal_text import terminal_safe
+
+
+def escape(value) -> str:
+    """HTML-escaped text, with the controls and bidi overrides a log line may carry shown as escapes
+    (`terminal_safe`): a user agent must not reorder or hide the text around it in the report."""
+    return _html_escape(terminal_safe(str(value)))
 
 COLORS = ["#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
 W, H, PAD_L, PAD_B, PAD_T, PAD_R = 960, 280, 56, 28, 12, 12

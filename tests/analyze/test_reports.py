@@ -64,7 +64,7 @@ def test_rich_table_does_not_interpret_log_text_as_markup(analysis):
 
 
 def test_terminal_control_in_log_text_is_shown_escaped(analysis):
-    """A user agent carrying escape sequences or a bidi override reaches neither renderer raw."""
+    """A user agent carrying escape sequences or a bidi override reaches no renderer raw (terminal, pipe, HTML)."""
     from dataclasses import replace
 
     from io import StringIO
@@ -77,6 +77,8 @@ def test_terminal_control_in_log_text_is_shown_escaped(analysis):
     table.render(analysis, Console(file=piped, force_terminal=False))
     console = Console(record=True, width=250, force_terminal=True)
     table.render(analysis, console)
+    page = html.render(analysis)
+    assert "bot\\x1B[2J\\x1B]0;owned\\x07\\x0D\\u202Eexe" in page and "\u202e" not in page
     for out in (piped.getvalue(), console.export_text()):
         assert "bot\\x1B[2J\\x1B]0;owned\\x07\\x0D\\u202Eexe" in out
         assert not any(c in out for c in "\x07\r\u202e")
