@@ -14,17 +14,9 @@ from proxygen.blocklist.merge import Proposal, merge_proposals
 from proxygen.blocklist.store import load_blocklists
 from proxygen.errors import ProxygenError
 
-from tests.blocklist.test_edit_ops import MANUAL, NOW
+from tests.blocklist.test_edit_ops import MANUAL, NOW, d  # noqa: F401  (d: a blocklists dir holding MANUAL)
 
 PROXYGEN = [sys.executable, "-m", "proxygen"]
-
-
-@pytest.fixture
-def d(tmp_path):
-    d = tmp_path / "blocklists"
-    d.mkdir()
-    (d / "manual.yml").write_text(MANUAL)
-    return d
 
 
 def test_concurrent_adds_from_the_cli_all_land(tmp_path):
