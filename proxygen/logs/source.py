@@ -495,9 +495,7 @@ def _first_lines(inputs: list[InputFile], stdin) -> tuple[list[str], str | None,
     for item in inputs:
         lines, raw = peek_lines(item, DETECT_SAMPLE_LINES, stdin)
         if item.path == "-":
-            stdin_head = raw
-            if not lines:  # an empty stdin ends the search: the files after it are not peeked
-                continue
+            stdin_head = raw  # put back in front when stdin is read
         if lines:
             return lines, item.path if item.path != "-" else "<stdin>", stdin_head
     return [], None, stdin_head
@@ -582,12 +580,13 @@ def open_logs(paths: list[str], fmt: str | None = None, *, since=None, until=Non
         raise UsageError("- (stdin) can be given only once")
     if fmt is not None:
         given = resolve_format(fmt, formats=formats, nginx_conf=nginx_conf)
-        stdin_first = any(i.path == "-" for i in inputs)
-        sample, sample_from, stdin_head = _first_lines(inputs, stdin) if stdin_first else ([], None, b"")
-        # opened first: a file polars may scan gets its background check while the sample is read
+        # with stdin, its first bytes are read here and handed to the source; without, the source opens
+        # first, so that a file polars may scan gets its background check while the sample is read
+        reads_stdin = any(i.path == "-" for i in inputs)
+        sample, sample_from, stdin_head = _first_lines(inputs, stdin) if reads_stdin else ([], None, b"")
         source = LogSource(inputs, given, detected=False, since=since_utc, until=until_utc, progress=progress,
                            stdin=stdin, stdin_head=stdin_head)
-        if not stdin_first:
+        if not reads_stdin:
             sample, sample_from, _ = _first_lines(inputs, stdin)
         if sample:
             _check_given_format(given, sample, sample_from, lambda: candidate_formats(formats, nginx_conf))
