@@ -18,8 +18,8 @@ from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
 from proxygen.blocklist.edit import dump_file, rewrite_file
-from proxygen.blocklist.lock import writer_lock
 from proxygen.blocklist.entry import Entry, EntryValueError, ThrottleZone, make_entry, parse_rate
+from proxygen.blocklist.lock import writer_lock
 from proxygen.blocklist.store import ANALYZER_FILE, Blocklist, BlocklistFile, check_references, load_blocklists
 
 ANALYZER_HEADER = """\
