@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_logs.py --repeat 3           # proxygen and GoAccess alternated 3 times
     .venv/bin/python bench/bench_logs.py --lines 10000000 --memory-only   # peak RSS on 10M lines, >= 1M IPs
     .venv/bin/python bench/bench_logs.py --phases             # one run, timed stage by stage
+    .venv/bin/python bench/bench_logs.py --gzip --repeat 3    # the same log gzipped, as logrotate leaves it
 
 The log is OFF-shaped synthetic traffic in OFF's `main` format (proxygen.synth, fixed seed), written
 once into --workdir and reused. proxygen runs end to end in a child process: read, parse, aggregate
@@ -161,6 +162,24 @@ def run_phases(log: Path, mmdb: Path) -> None:
         previous = (wall, cpu)
 
 
+def run_gzip(log: Path, mmdb: Path, repeat: int) -> None:
+    """proxygen on the gzipped log (made once beside it, gzip -6) against `zcat` of the same file: the
+    decompression alone, the floor of any reader of rotated logs."""
+    gz = log.with_name(log.name + ".gz")
+    if not gz.exists():
+        with open(log, "rb") as src, open(gz.with_name(gz.name + ".part"), "wb") as raw:
+            subprocess.run(["gzip", "-6", "-c"], stdin=src, stdout=raw, check=True)
+        gz.with_name(gz.name + ".part").replace(gz)
+    print(f"gzip file {gz.stat().st_size / 2**20:.0f} MiB")
+    for _ in range(max(1, repeat)):
+        t = time.perf_counter()
+        subprocess.run(["zcat", str(gz)], stdout=subprocess.DEVNULL, check=True)
+        zcat = time.perf_counter() - t
+        pg = run_proxygen(gz, mmdb)
+        print(f"proxygen on .gz: {pg['seconds']:.2f} s = {pg['parsed'] / pg['seconds']:,.0f} lines/s "
+              f"(CPU {pg['cpu_seconds']:.2f} s; peak RSS {pg['max_rss_mib']:.0f} MiB); zcat alone {zcat:.2f} s")
+
+
 def run_awk(log: Path) -> float:
     t = time.perf_counter()
     subprocess.run(["awk", "{c[$1]++} END {for (k in c) n++; print n}", str(log)], capture_output=True, check=True)
@@ -176,6 +195,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="alternate proxygen and GoAccess N times")
     parser.add_argument("--phases", action="store_true",
                         help="only proxygen, once: where the time goes, stage by stage")
+    parser.add_argument("--gzip", action="store_true",
+                        help="only proxygen, on the log gzipped (as logrotate leaves it), beside zcat of it")
     args = parser.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -183,6 +204,9 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs; log {log.stat().st_size / 2**20:.0f} MiB, {args.lines:,} lines")
     if args.phases:
         run_phases(log, mmdb)
+        return
+    if args.gzip:
+        run_gzip(log, mmdb, args.repeat)
         return
 
     ratios = []

@@ -130,8 +130,7 @@ class LogSource:
         function of one batch, runs in that thread too and what it returns is yielded instead: the
         per-batch work that needs no state of the caller's then overlaps the rest.
         """
-        import queue
-        import threading
+        from proxygen.logs.ahead import run_ahead
 
         if any(i.path == "-" for i in self.inputs):
             if self._stdin_used:
@@ -139,46 +138,12 @@ class LogSource:
             self._stdin_used = True
         self.stats = LogStats(files=self.stats.files)
         self._per_file = {}
-        done = object()
-        ahead: queue.Queue = queue.Queue(maxsize=1)
-        stop = threading.Event()
 
-        def produce() -> None:
-            try:
-                for frame in self._parsed_batches(columns, derive):
-                    if transform is not None:
-                        frame = transform(frame)
-                    while not stop.is_set():
-                        try:
-                            ahead.put(frame, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-                    if stop.is_set():
-                        return
-                item = done
-            except BaseException as err:  # handed to the consumer, raised there
-                item = err
-            while not stop.is_set():
-                try:
-                    ahead.put(item, timeout=0.1)
-                    return
-                except queue.Full:
-                    continue
+        def produce():
+            for frame in self._parsed_batches(columns, derive):
+                yield transform(frame) if transform is not None else frame
 
-        worker = threading.Thread(target=produce, name="proxygen-log-reader", daemon=True)
-        worker.start()
-        try:
-            while True:
-                item = ahead.get()
-                if item is done:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-            worker.join()
+        yield from run_ahead(produce, "proxygen-log-reader")
 
     def _parsed_batches(self, columns: set[str] | None, derive: Callable | None) -> Iterator["pl.DataFrame"]:
         import polars as pl
@@ -300,6 +265,8 @@ class LogSource:
         bytes, or, for blocks polars cannot split (`_plannable`), from lines split in Python."""
         import polars as pl
 
+        from proxygen.logs.ahead import run_ahead
+
         total = self.total_bytes
         done = 0
         fast = _may_scan(self.inputs)
@@ -323,9 +290,11 @@ class LogSource:
                         messages.append(f"{item.path}: reading stopped after line {last:,}: {err}; "
                                         "kept the lines before")
                     # else: polars refused the file at once; the Python reader below reads it
-            if not scanned:
-                for chunk in read_chunks([item], messages, (lambda n, _total: report(n)), self._stdin,
-                                         self._stdin_head):
+            if not scanned:  # decompressing the next block (zlib releases the GIL) overlaps parsing this one
+                chunks = run_ahead(lambda item=item: read_chunks([item], messages, lambda n, _total: report(n),
+                                                                 self._stdin, self._stdin_head),
+                                   "proxygen-log-decompress")
+                for chunk in chunks:
                     if _plannable(chunk):
                         lines = chunk.data
                     else:
