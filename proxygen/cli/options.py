@@ -26,11 +26,12 @@ def config(uses: str):
 
 
 def since():
-    return typer.Option(None, "--since", help="Only requests at or after this time (ISO 8601, UTC if no zone).")
+    return typer.Option(None, "--since", help="Only requests at or after this time: ISO 8601 (UTC if no zone), "
+                        "or that long before now: 30m, 2h, 1d.")
 
 
 def until():
-    return typer.Option(None, "--until", help="Only requests before this time.")
+    return typer.Option(None, "--until", help="Only requests before this time (same forms as --since).")
 
 
 def asn_db(uses: str):

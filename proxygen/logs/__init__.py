@@ -25,7 +25,8 @@ Public API (stable; the detectors build on it):
     if no format parses at least half of them, a `ProxygenError` names the formats tried and
     shows a sample line. A format given that parses under half of them is a `ProxygenError` too
     (it names the formats that do parse them): reading on would only count malformed lines.
-  - `since` / `until`: datetimes or ISO 8601 strings (naive = UTC); keeps since <= time < until.
+  - `since` / `until`: datetimes, ISO 8601 strings (naive = UTC), or durations before now (`30m`,
+    `2h`, `1d`: the last half hour is `since="30m"`); keeps since <= time < until.
   - `progress(bytes_read, total_bytes_or_None)`: called as input is read (compressed bytes for .gz).
 
 Columns of each batch: `client_ip` (for formats without $remote_addr, the LAST element of

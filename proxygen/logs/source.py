@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
 from proxygen.errors import ProxygenError, UsageError
@@ -55,14 +56,26 @@ class LogStats:
     outside_last: datetime | None = None
 
 
-def _as_utc(value, name: str) -> datetime | None:
+#: `30m`, `2h`, `1d`...: that long before now (the usual question during an incident).
+_AGO = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d|w)\s*$")
+_AGO_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _as_utc(value, name: str, now: datetime | None = None) -> datetime | None:
+    """A --since/--until value as a UTC instant: a datetime, an ISO 8601 string (UTC without a zone),
+    or a duration before `now` (`30m`, `2h`, `1d`; now by default)."""
     if value is None:
         return None
     if isinstance(value, str):
+        ago = _AGO.match(value)
+        if ago:
+            now = now or datetime.now(timezone.utc)
+            return now - timedelta(seconds=int(ago.group(1)) * _AGO_SECONDS[ago.group(2)])
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise UsageError(f"--{name} {value!r}: not a date/time (use ISO 8601, e.g. 2025-01-31T12:00:00+00:00)")
+            raise UsageError(f"--{name} {value!r}: not a date/time (use ISO 8601, e.g. 2025-01-31T12:00:00+00:00, "
+                             "or a time before now: 30m, 2h, 1d)")
     if not isinstance(value, datetime):
         raise UsageError(f"--{name}: expected a date/time, got {value!r}")
     if value.tzinfo is None:
@@ -542,7 +555,8 @@ def open_logs(paths: list[str], fmt: str | None = None, *, since=None, until=Non
     """Open log inputs for reading. See the package docstring."""
     inputs = expand_inputs(list(paths))
     _size_allocator(inputs)
-    since_utc, until_utc = _as_utc(since, "since"), _as_utc(until, "until")
+    now = datetime.now(timezone.utc)  # one "now" for both ends of a relative window
+    since_utc, until_utc = _as_utc(since, "since", now), _as_utc(until, "until", now)
     if since_utc and until_utc and since_utc >= until_utc:
         raise UsageError(f"--since {since_utc.isoformat()} is not before --until {until_utc.isoformat()}")
     if sum(1 for i in inputs if i.path == "-") > 1:

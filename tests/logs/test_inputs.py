@@ -162,6 +162,25 @@ def test_a_file_in_another_format_is_named(tmp_path):
     assert source.stats.malformed == 5 and source.stats.messages == []
 
 
+def test_since_and_until_as_durations_before_now(tmp_path):
+    """`--since 30m`: the last half hour, the usual question during an incident."""
+    from datetime import timedelta
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    stamps = [now - timedelta(minutes=m) for m in (90, 45, 20, 5)]
+    (tmp_path / "a.log").write_text("\n".join(
+        main_line(when=t.strftime("%d/%b/%Y:%H:%M:%S +0000"), request=f"GET /p/{i} HTTP/1.1")
+        for i, t in enumerate(stamps)) + "\n")
+    _, frame = _read([tmp_path / "a.log"], since="30m")
+    assert frame["path"].to_list() == ["/p/2", "/p/3"]
+    _, frame = _read([tmp_path / "a.log"], since="1h", until="10 min")
+    assert frame["path"].to_list() == ["/p/1", "/p/2"]
+    _, frame = _read([tmp_path / "a.log"], since="2h")
+    assert frame.height == 4
+    with pytest.raises(UsageError, match="or a time before now: 30m, 2h, 1d"):
+        open_logs([str(tmp_path / "a.log")], since="30 minutes ago")
+
+
 def test_bad_since_is_a_usage_error(tmp_path):
     (tmp_path / "a.log").write_text(main_line() + "\n")
     with pytest.raises(UsageError, match="--since 'yesterday'"):
