@@ -558,7 +558,8 @@ def open_logs(paths: list[str], fmt: str | None = None, *, since=None, until=Non
     now = datetime.now(timezone.utc)  # one "now" for both ends of a relative window
     since_utc, until_utc = _as_utc(since, "since", now), _as_utc(until, "until", now)
     if since_utc and until_utc and since_utc >= until_utc:
-        raise UsageError(f"--since {since_utc.isoformat(timespec='seconds')} is not before --until {until_utc.isoformat(timespec='seconds')}")
+        raise UsageError(f"--since {since_utc.isoformat(timespec='seconds')} is not before "
+                         f"--until {until_utc.isoformat(timespec='seconds')}")
     if sum(1 for i in inputs if i.path == "-") > 1:
         raise UsageError("- (stdin) can be given only once")
     if fmt is not None:
