@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> None:
     _register()
     try:
         app(args=argv, standalone_mode=True)
+    except SystemExit as done:
+        if done.code == 130:  # Ctrl-C (typer's code for it): leave at once, see `_interrupted`
+            _interrupted()
+        raise
     except ProxygenError as err:
         from proxygen.cli.output import error
 
@@ -70,3 +74,15 @@ def main(argv: list[str] | None = None) -> None:
 
         error(f"{err.filename}: {err.strerror}" if err.filename else str(err.strerror or err))
         sys.exit(1)
+
+
+def _interrupted() -> None:
+    """End an interrupted run now. Files are only ever replaced atomically, so there is nothing to finish;
+    a normal exit would also finalise the reading threads and generators cut off mid-way, and print
+    their KeyboardInterrupt as "Exception ignored" tracebacks."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.write("interrupted\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(130)

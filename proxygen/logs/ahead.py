@@ -13,13 +13,17 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 
+#: How long a consumer that stops waits for its producer to end (its current item: one batch).
+STOP_WAIT_SECONDS = 1.0
+
 
 def run_ahead(make_items: Callable[[], Iterable[T]], name: str) -> Iterator[T]:
     """Yield what `make_items()` yields, produced in a thread named `name` one item ahead.
 
     An exception in the producer is raised in the consumer, where the item would have come. A
     consumer that stops early (break, exception, close) stops the producer after its current item,
-    and waits for it, so no thread outlives the iteration.
+    and waits for it (up to `STOP_WAIT_SECONDS`: a producer blocked on input that never comes, such
+    as a pipe still open, must not hold up a Ctrl-C).
     """
     done = object()
     ready: queue.Queue = queue.Queue(maxsize=1)
@@ -55,7 +59,12 @@ def run_ahead(make_items: Callable[[], Iterable[T]], name: str) -> Iterator[T]:
     worker.start()
     try:
         while True:
-            item = ready.get()
+            try:
+                # in short waits: a Ctrl-C the kernel hands to a producer thread (blocked reading) is only
+                # seen by this one when it wakes up, and an endless wait would never wake
+                item = ready.get(timeout=0.2)
+            except queue.Empty:
+                continue
             if item is done:
                 break
             if isinstance(item, BaseException):
@@ -63,4 +72,11 @@ def run_ahead(make_items: Callable[[], Iterable[T]], name: str) -> Iterator[T]:
             yield item
     finally:
         stop.set()
-        worker.join()
+        try:
+            # a finished producer is gone at once, one stopped early ends after its current item; one
+            # blocked reading (an endless stdin pipe, Ctrl-C pressed) is a daemon thread left to the exit
+            worker.join(timeout=STOP_WAIT_SECONDS)
+        except KeyboardInterrupt:
+            # Ctrl-C again while an interrupted run unwinds (polars also raises it from the query it
+            # cancels): the first interrupt is on its way up already
+            pass

@@ -55,3 +55,29 @@ def test_a_consumer_that_stops_early_stops_and_closes_the_producer():
             break
     assert closed.is_set() and _threads("t-early") == []
     assert len(produced) <= 6  # one item ahead (and one in hand), not the whole input
+
+
+def test_a_producer_blocked_on_input_does_not_hold_up_the_consumer(monkeypatch):
+    """A producer stuck reading (an endless pipe) cannot be stopped: the consumer leaves it behind (a daemon
+    thread) after STOP_WAIT_SECONDS instead of waiting forever."""
+    import time
+
+    from proxygen.logs import ahead
+
+    monkeypatch.setattr(ahead, "STOP_WAIT_SECONDS", 0.3)
+    never = threading.Event()
+
+    def items():
+        yield 1
+        never.wait()  # blocked, as in a read() of a pipe nobody writes to
+        yield 2
+
+    started = time.monotonic()
+    for item in run_ahead(items, "t-blocked"):
+        assert item == 1
+        break
+    assert time.monotonic() - started < 3
+    (left,) = _threads("t-blocked")
+    assert left.daemon
+    never.set()
+    left.join(timeout=5)

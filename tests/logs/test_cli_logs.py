@@ -55,6 +55,27 @@ def test_stdin_with_a_given_format_reads_every_line_and_refuses_the_wrong_one():
     assert "Formats that parse them: main (100%)" in err and "Traceback" not in err
 
 
+def test_ctrl_c_while_reading_an_open_pipe_ends_at_once():
+    """`tail -f access.log | proxygen ... -` never ends by itself: Ctrl-C must. (It used to wait forever:
+    the kernel handed the signal to the thread blocked reading the pipe, and the main thread waited for
+    a batch without a timeout.)"""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "proxygen", "logs", "check", "-", "--format", "main"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write("".join(main_line() + "\n" for _ in range(40000)).encode())  # past the format check
+    proc.stdin.flush()
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    try:
+        assert proc.wait(timeout=20) == 130
+    finally:
+        proc.kill()
+        proc.stdin.close()
+    assert proc.stderr.read().decode() == "interrupted\n"
+
+
 def test_truncated_gzip_message_and_exit_zero(tmp_path):
     blob = gzip.compress(("\n".join(main_line(request=f"GET /p/{i} HTTP/1.1") for i in range(20000)) + "\n").encode())
     path = tmp_path / "cut.gz"
