@@ -13,6 +13,7 @@ alternated; wall-clock and process CPU time (CPU time is less disturbed by other
 Target: wall-clock ratio <= 1.5.
 
     .venv/bin/python bench/bench_detect.py --speed --lines 1000000
+    .venv/bin/python bench/bench_detect.py --speed --lines 1000000 --rotating-ua   # a user agent per request
 """
 
 from __future__ import annotations
@@ -151,12 +152,31 @@ def report(title: str, counts: Counter) -> bool:
     return passed
 
 
-def speed(lines: int, workdir: Path, repeat: int) -> bool:
+def rotating_user_agents(log: Path) -> Path:
+    """The log with a random suffix on every user agent (seeded): nearly every request has a user agent of
+    its own, as from a crawler that rotates them to look like many clients."""
+    import random
+
+    out = log.with_name(log.stem + "-rotating.log")
+    if not out.exists():
+        rng = random.Random(3)
+        with open(log, encoding="utf-8") as src, open(out.with_name(out.name + ".part"), "w", encoding="utf-8") as dst:
+            for line in src:
+                parts = line.split('"')  # OFF's main format: the user agent is the third quoted field
+                parts[5] += f" r/{rng.getrandbits(40):x}"
+                dst.write('"'.join(parts))
+        out.with_name(out.name + ".part").replace(out)
+    return out
+
+
+def speed(lines: int, workdir: Path, repeat: int, rotating: bool = False) -> bool:
     db_path = workdir / "synth-asn.mmdb"
     write_asn_mmdb(db_path)
     log = workdir / f"speed-{lines}.log"
     if not log.exists():
         generate(log, lines=lines, seed=1)
+    if rotating:
+        log = rotating_user_agents(log)
     settings = CrawlerSettings()
 
     def bare():
@@ -180,7 +200,8 @@ def speed(lines: int, workdir: Path, repeat: int) -> bool:
     b, f = min(times["bare"]), min(times["full"])
     cb, cf = min(cpus["bare"]), min(cpus["full"])
     ratio = f / b
-    print(f"\nspeed on {lines:,} lines ({log.stat().st_size / 2**20:.0f} MiB), best of {repeat}, "
+    print(f"\nspeed on {lines:,} lines ({log.stat().st_size / 2**20:.0f} MiB"
+          f"{', a user agent of its own on nearly every request' if rotating else ''}), best of {repeat}, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs:")
     print(f"  bare read+aggregate: {b:.2f} s wall, {cb:.2f} s CPU ({lines / b:,.0f} lines/s)")
     print(f"  full analysis (flags {sorted(detector_flags())}, detectors, findings, samples): "
@@ -197,12 +218,14 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--workdir", type=Path, help="keep generated logs here (default: a temp dir)")
     parser.add_argument("--no-asn", action="store_true", help="analyze without the ASN database")
+    parser.add_argument("--rotating-ua", action="store_true",
+                        help="with --speed: every user agent made unique (a crawler rotating them)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="proxygen-bench-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         if args.speed:
-            ok = speed(args.lines, workdir, args.repeat)
+            ok = speed(args.lines, workdir, args.repeat, rotating=args.rotating_ua)
         else:
             ok = quality(args.lines, [int(s) for s in args.seeds.split(",")], workdir, use_asn=not args.no_asn)
     return 0 if ok else 1

@@ -165,7 +165,9 @@ class _Lookup:
         f.ips = int(rows["ips"].sum()) if rows.height and "ips" in rows.columns else 0
         if rows.height and "first_seen" in rows.columns:
             f.first_seen, f.last_seen = rows["first_seen"].min(), rows["last_seen"].max()
-        f.user_agents = rows.sort("requests", descending=True)[ua_col].head(5).to_list()
+        # ties broken by the text: the same log gives the same examples (a crawler rotating user agents
+        # sends many with the same count)
+        f.user_agents = rows.sort(["requests", ua_col], descending=[True, False])[ua_col].head(5).to_list()
         by_ip = self._ua_ips
         if by_ip.height and "asn" in by_ip.columns and "top_ua" in by_ip.columns:
             ips = by_ip.filter(self._ua_match_expr(f, "top_ua"))

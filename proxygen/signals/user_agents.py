@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
 
 from proxygen.signals.datafiles import escape, load_json
 
@@ -71,6 +75,47 @@ def classify(user_agent: str | None) -> UaMatch | None:
             if token in low:
                 return UaMatch(lst.name, _original_token(lst.name, token), "contains", detail)
     return None
+
+
+def classify_many(user_agents) -> "pl.DataFrame":
+    """`classify` of every value of a Series at once, in polars: columns `ua_class`, `token`, `match`,
+    `detail`, one row per value in order (nulls for an ordinary client).
+
+    Per distinct user agent, `classify` costs ~15 us of Python; a crawler that gives every request a
+    user agent of its own (a random suffix) makes that a million calls. Here each class is one exact
+    lookup (a join on the lower-cased value) and one Aho-Corasick pass over what is left; the token is,
+    as in `classify`, the first of the class's list that the user agent contains.
+    """
+    import polars as pl
+
+    low = user_agents.cast(pl.Utf8).fill_null("").str.strip_chars().str.to_lowercase()
+    left = pl.DataFrame({"_low": low}).with_row_index("_i")
+    found = []
+    for lst in _lists():
+        if lst.exact:
+            values = pl.DataFrame({"_low": [v.lower() for v, _ in lst.exact], "token": [v for v, _ in lst.exact],
+                                   "detail": [d for _, d in lst.exact]}).unique("_low", keep="first",
+                                                                               maintain_order=True)
+            hit = left.join(values, on="_low").select("_i", "token", "detail", pl.lit("exact").alias("match"))
+            found.append(hit.with_columns(pl.lit(lst.name).alias("ua_class")))
+            left = left.join(hit.select("_i"), on="_i", how="anti")
+        if lst.contains and left.height:
+            tokens = [t for t, _ in lst.contains]
+            order = pl.DataFrame({"_m": tokens, "_rank": range(len(tokens)),
+                                  "token": [_original_token(lst.name, t) for t in tokens],
+                                  "detail": [d for _, d in lst.contains]}).unique("_m", keep="first")
+            hit = (left.filter(pl.col("_low").str.contains_any(tokens))
+                   .select("_i", pl.col("_low").str.extract_many(tokens, overlapping=True).alias("_m"))
+                   .explode("_m").join(order, on="_m")
+                   .sort("_rank").unique("_i", keep="first")
+                   .select("_i", "token", "detail", pl.lit("contains").alias("match")))
+            found.append(hit.with_columns(pl.lit(lst.name).alias("ua_class")))
+            left = left.join(hit.select("_i"), on="_i", how="anti")
+    columns = ["_i", "ua_class", "token", "match", "detail"]
+    matched = pl.concat([f.select(columns) for f in found]) if found else pl.DataFrame(
+        schema={"_i": pl.UInt32, "ua_class": pl.Utf8, "token": pl.Utf8, "match": pl.Utf8, "detail": pl.Utf8})
+    return (pl.DataFrame({"_i": pl.Series(range(len(low)), dtype=pl.UInt32)}).join(matched, on="_i", how="left")
+            .sort("_i").drop("_i"))
 
 
 @lru_cache(maxsize=None)

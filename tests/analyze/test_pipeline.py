@@ -168,3 +168,20 @@ def test_malformed_lines_are_counted_and_shown(tmp_path):
     assert (res.summary.lines_read, res.summary.parsed, res.summary.malformed) == (40, 38, 2)
     doc = json.loads(json_report.render(res))
     assert [s.split(": ", 1)[0].rsplit(":", 1)[1] for s in doc["summary"]["malformed_samples"]] == ["11", "21"]
+
+
+def test_user_agent_examples_are_the_same_on_every_run(tmp_path):
+    """A crawler rotating its user agent sends many with the same count: the examples a finding shows are
+    the busiest, ties broken by the text, not by hash-table order."""
+    from tests.logs.conftest import at_minute, main_line
+
+    uas = [f"python-requests/2.31 r/{i:03d}" for i in range(300)]
+    lines = [main_line(ip=f"198.51.100.{i % 200}", when=at_minute(i % 60), ua=ua) for i, ua in enumerate(uas)]
+    lines += [main_line(ip="198.51.100.7", when=at_minute(1), ua=uas[250])] * 2  # the busiest
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(lines) + "\n")
+    runs = [next(f for f in analyze([str(path)], fmt="main").findings if f.key == "python-requests")
+            for _ in range(3)]
+    expected = [uas[250], *uas[:4]]
+    assert all(f.user_agents == expected for f in runs)
+    assert all(f.detectors[0].numbers["examples"] == expected for f in runs)
