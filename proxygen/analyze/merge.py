@@ -160,7 +160,7 @@ class _Lookup:
         pl = self.pl
         df = self.ctx.by_ua
         ua_col = "user_agent" if "user_agent" in df.columns else df.columns[0]
-        rows = df.filter(self._ua_match_expr(f, ua_col))
+        rows = df.filter(ua_match_expr(f, ua_col))
         f.requests = int(rows["requests"].sum()) if rows.height else 0
         f.ips = int(rows["ips"].sum()) if rows.height and "ips" in rows.columns else 0
         if rows.height and "first_seen" in rows.columns:
@@ -170,7 +170,7 @@ class _Lookup:
         f.user_agents = rows.sort(["requests", ua_col], descending=[True, False])[ua_col].head(5).to_list()
         by_ip = self._ua_ips
         if by_ip.height and "asn" in by_ip.columns and "top_ua" in by_ip.columns:
-            ips = by_ip.filter(self._ua_match_expr(f, "top_ua"))
+            ips = by_ip.filter(ua_match_expr(f, "top_ua"))
             if ips.height:
                 by_asn = ips.group_by("asn").agg(pl.col("requests").sum()).sort("requests", descending=True)
                 top = by_asn.row(0, named=True)
@@ -178,13 +178,6 @@ class _Lookup:
                     f.asn = top["asn"]
                     org = ips.filter(pl.col("asn") == top["asn"])
                     f.asn_org = org["asn_org"][0] if "asn_org" in org.columns else None
-
-    def _ua_match_expr(self, f: Finding, column: str):
-        pl = self.pl
-        ua = pl.col(column).fill_null("").str.strip_chars()
-        if f.ua_match == "exact":
-            return ua.str.to_lowercase() == f.key.lower()
-        return ua.str.to_lowercase().str.contains(f.key.lower(), literal=True)
 
     def samples(self, samples, f: Finding, n: int) -> list[str]:
         pl = self.pl
@@ -196,7 +189,7 @@ class _Lookup:
                 return []
         elif f.key_type == "ua":
             narrowed = self._ua_samples if self._ua_samples is not None else samples
-            rows = narrowed.filter(self._ua_match_expr(f, "user_agent"))
+            rows = narrowed.filter(ua_match_expr(f, "user_agent"))
         else:
             ips = self.members(f)["client_ip"]
             rows = samples.filter(pl.col("client_ip").is_in(ips.implode()))
@@ -298,3 +291,13 @@ def _is_ip(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def ua_match_expr(f: Finding, column: str):
+    """Whether the user agent in `column` is one a UA finding covers (the rule it proposes would match it)."""
+    import polars as pl
+
+    ua = pl.col(column).fill_null("").str.strip_chars()
+    if f.ua_match == "exact":
+        return ua.str.to_lowercase() == f.key.lower()
+    return ua.str.to_lowercase().str.contains(f.key.lower(), literal=True)

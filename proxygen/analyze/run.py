@@ -18,7 +18,7 @@ from typing import Any
 from proxygen.analyze import detectors as registry
 from proxygen.analyze.context import Context
 from proxygen.analyze.findings import Finding, Hit
-from proxygen.analyze.merge import build_findings
+from proxygen.analyze.merge import build_findings, ua_match_expr
 from proxygen.model.allowlists import Allowlists
 from proxygen.model.crawlers import CrawlerSettings
 from proxygen.signals.good_bots import GoodBotVerifier
@@ -220,11 +220,9 @@ def _timelines(traffic, findings: list[Finding], top: int):
     timeline = traffic.per_minute
     series = {}
     for f in [f for f in findings if f.action != "observe"][:top] or findings[:top]:
-        if f.key_type == "ua":
-            # a UA finding groups every UA string containing its token
-            uas = [u for u in traffic.by_ua["key"].to_list() if u is not None and _ua_hit(f, u)]
-            s = (traffic.ua_minute.filter(pl.col("key").is_in(uas)).group_by("minute")
-                 .agg(pl.col("requests").sum()).sort("minute"))
+        if f.key_type == "ua":  # a UA finding groups every UA string containing its token
+            uas = traffic.by_ua.filter(pl.col("key").is_not_null() & ua_match_expr(f, "key"))["key"]
+            s = traffic.uas_timeline(uas)
         else:
             kind = {"ip": "ip", "cidr": "prefix", "asn": "asn"}[f.key_type]
             s = traffic.timeline(kind, int(f.key) if kind == "asn" else f.key)
@@ -232,7 +230,3 @@ def _timelines(traffic, findings: list[Finding], top: int):
     return timeline, series
 
 
-def _ua_hit(f: Finding, ua: str) -> bool:
-    if f.ua_match == "exact":
-        return ua.strip().lower() == f.key.lower()
-    return f.key.lower() in ua.lower()

@@ -116,8 +116,8 @@ class _KeyedMinutes:
         import polars as pl
 
         h = self.minutes.columns[0]
-        wanted = self.keys.filter(pl.col("key").is_in(pl.Series(list(keys), dtype=self.keys["key"].dtype)
-                                                      .implode()))
+        keys = keys if isinstance(keys, pl.Series) else pl.Series(list(keys), dtype=self.keys["key"].dtype)
+        wanted = self.keys.filter(pl.col("key").is_in(keys.implode()))
         return (self.minutes.join(wanted.select(h), on=h, how="semi").group_by("minute")
                 .agg(pl.col("requests").sum(), pl.col("limited").sum()).select(_minute_dt(), "requests", "limited")
                 .sort("minute"))
@@ -169,6 +169,11 @@ class Traffic:
         if column is None:
             raise ValueError(f"unknown key kind {kind!r} (ip, prefix, asn, ua)")
         return self._ip_minutes.of(self.by_ip.filter(pl.col(column) == key)["key"].to_list())
+
+    def uas_timeline(self, keys) -> "pl.DataFrame":
+        """Requests per minute of several user agents together (a finding on a user-agent token covers
+        every user agent containing it: with a rotating crawler, hundreds of thousands)."""
+        return self._ua_minutes.of(keys)
 
 
 # --------------------------------------------------------------------------- partial tables
