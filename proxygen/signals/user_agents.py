@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from proxygen.signals.datafiles import escape, load_json
+
 if TYPE_CHECKING:
     import polars as pl
-
-from proxygen.signals.datafiles import escape, load_json
 
 # Class -> (data file, action a finding of this class proposes). Ordered: the first class that matches
 # a user agent is its class.
@@ -103,11 +103,12 @@ def classify_many(user_agents) -> "pl.DataFrame":
             tokens = [t for t, _ in lst.contains]
             order = pl.DataFrame({"_m": tokens, "_rank": range(len(tokens)),
                                   "token": [_original_token(lst.name, t) for t in tokens],
-                                  "detail": [d for _, d in lst.contains]}).unique("_m", keep="first")
+                                  "detail": [d for _, d in lst.contains]}).unique("_m", keep="first",
+                                                                                  maintain_order=True)
             hit = (left.filter(pl.col("_low").str.contains_any(tokens))
                    .select("_i", pl.col("_low").str.extract_many(tokens, overlapping=True).alias("_m"))
                    .explode("_m").join(order, on="_m")
-                   .sort("_rank").unique("_i", keep="first")
+                   .sort("_rank").unique("_i", keep="first", maintain_order=True)  # the first token listed
                    .select("_i", "token", "detail", pl.lit("contains").alias("match")))
             found.append(hit.with_columns(pl.lit(lst.name).alias("ua_class")))
             left = left.join(hit.select("_i"), on="_i", how="anti")
