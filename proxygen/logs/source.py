@@ -242,7 +242,7 @@ class LogSource:
         """A message per input whose lines mostly do not parse: another log_format (a rotated file from
         before a format change, a different service's log) rather than a few damaged lines."""
         return [f"{name}: {bad:,} of {read:,} lines do not parse with format {self.format.name}: is this file in "
-                f"another format? (`proxygen logs check {name}` detects its format)"
+                f"another format? (`proxygen logs check {'-' if name == '<stdin>' else name}` detects its format)"
                 for name, (read, bad) in self._per_file.items() if read >= MOSTLY_MALFORMED_MIN_LINES
                 and bad * 2 > read]
 

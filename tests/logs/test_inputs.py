@@ -160,6 +160,11 @@ def test_a_file_in_another_format_is_named(tmp_path):
     (tmp_path / "access.log").write_text("\n".join(_lines(40) + ["junk"] * 5) + "\n")
     source, _ = _read([tmp_path / "access.log"], fmt="main")
     assert source.stats.malformed == 5 and source.stats.messages == []
+    piped = io.BytesIO(("\n".join(_lines(200) + ["junk"] * 300) + "\n").encode())  # the format changes midway
+    source = open_logs(["-"], "main", stdin=piped)
+    list(source.batches())
+    assert source.stats.messages == ["<stdin>: 300 of 500 lines do not parse with format main: is this file in "
+                                     "another format? (`proxygen logs check -` detects its format)"]
 
 
 def test_since_and_until_as_durations_before_now(tmp_path):
