@@ -146,15 +146,12 @@ def remove(directory, *, key: str | None = None, user_agent: str | None = None, 
         raise UsageError("give either an IP/CIDR/ASN or --ua PATTERN")
     directory = Path(directory)
     identity = identity_for(key, user_agent, match)
-    if not directory.is_dir():
-        raise UsageError(f"{key or user_agent} is not in {directory}")
-    with writer_lock(directory):
-        current = load_blocklists(directory)
-        removed: list[Entry] = []
-        for f in current.files:
-            if not any(e.identity == identity for e in f.entries):
-                continue
-            removed.extend(_remove_in(f, {identity}))
+    removed: list[Entry] = []
+    if directory.is_dir():  # (locking would create a missing one)
+        with writer_lock(directory):
+            for f in load_blocklists(directory).files:
+                if any(e.identity == identity for e in f.entries):
+                    removed.extend(_remove_in(f, {identity}))
     if not removed:
         raise UsageError(f"{key or user_agent} is not in {directory}")
     return removed

@@ -215,8 +215,7 @@ class LogSource:
         usable = length.is_between(1, MAX_LINE_BYTES).fill_null(False)
         if not frame.select(usable.all()).item():
             frame = frame.filter(usable)
-        self.stats.lines_read += frame.height
-        self._file_counts(unit.name)[0] += frame.height
+        self._count(unit.name, read=frame.height)
         bad = int(frame["_bad"].sum() or 0)
         if bad:
             self._note_non_utf8(unit.name, bad, int(frame.filter(pl.col("_bad"))["line_index"][0]))
@@ -234,9 +233,13 @@ class LogSource:
         slow = derived(slow.with_columns(raw["line_index"].gather(slow["line_index"]).alias("line_index")))
         return pl.concat([frame, slow.select(frame.columns)], how="vertical_relaxed").sort("line_index")
 
-    def _file_counts(self, name: str) -> list[int]:
-        """[lines read, malformed] of one input, for `_mostly_malformed`."""
-        return self._per_file.setdefault(name, [0, 0])
+    def _count(self, name: str, read: int = 0, malformed: int = 0) -> None:
+        """Lines read and malformed, in all and per input (for `_mostly_malformed`)."""
+        self.stats.lines_read += read
+        self.stats.malformed += malformed
+        counts = self._per_file.setdefault(name, [0, 0])
+        counts[0] += read
+        counts[1] += malformed
 
     def _mostly_malformed(self) -> list[str]:
         """A message per input whose lines mostly do not parse: another log_format (a rotated file from
@@ -248,12 +251,8 @@ class LogSource:
 
     def _skip_long_lines(self, name: str, long_lines: list[tuple[int, int]]) -> None:
         stats = self.stats
-        counts = self._file_counts(name)
         for line_no, length in long_lines:
-            stats.lines_read += 1
-            stats.malformed += 1
-            counts[0] += 1
-            counts[1] += 1
+            self._count(name, read=1, malformed=1)
             stats.messages.append(long_line_message(name, line_no, length))
             if len(stats.malformed_samples) < MAX_SAMPLES:
                 stats.malformed_samples.append(MalformedSample(name, line_no, f"<{length:,}-byte line skipped>"))
@@ -265,8 +264,7 @@ class LogSource:
 
     def _note_malformed(self, name: str, count: int, samples: list[tuple[int, str]]) -> None:
         """`count` malformed lines; `samples` (line number, text) of the first, up to the room left."""
-        self.stats.malformed += count
-        self._file_counts(name)[1] += count
+        self._count(name, malformed=count)
         for line_no, text in samples[:max(0, MAX_SAMPLES - len(self.stats.malformed_samples))]:
             self.stats.malformed_samples.append(MalformedSample(name, line_no, text[:300]))
 
